@@ -1,0 +1,60 @@
+"""The ``graphlottery`` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from graphlottery.config import ConfigError, GLTConfig
+from graphlottery.lottery.glt import format_table, run_glt
+from graphlottery.lottery.ticket import TicketError
+
+
+def _glt(args: argparse.Namespace) -> None:
+    epochs = args.epochs
+    config = GLTConfig.from_yaml(
+        args.config,
+        rounds=args.rounds,
+        seeds=args.seeds,
+        device=args.device,
+        data_root=args.data_root,
+        mask_epochs=epochs,
+        retrain_epochs=epochs,
+        reference=args.reference,
+        random_baseline=False if args.no_baseline else None,
+    )
+    results = run_glt(config, args.out, progress=not args.quiet)
+    print(format_table(results))
+    print(f"results: {args.out}/results.json, curve: {args.out}/curve.png")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="graphlottery", description="Graph lottery tickets on PyTorch Geometric.")
+    sub = root.add_subparsers(dest="command", required=True)
+    glt = sub.add_parser("glt", help="find graph lottery tickets with UGS rounds (node classification)")
+    glt.add_argument("config", help="YAML config, e.g. configs/glt/cora_gcn.yaml")
+    glt.add_argument("--out", required=True, help="output folder; an existing one is resumed")
+    glt.add_argument("--rounds", type=int, help="number of pruning rounds (default from config: 20)")
+    glt.add_argument("--epochs", type=int, help="epochs for both mask search and retraining")
+    glt.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
+    glt.add_argument("--device", help="cpu, cuda, cuda:1, ...")
+    glt.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
+    glt.add_argument("--reference", action="store_true", default=None,
+                     help="reproduce the original code: directed edges, weight decay on masks")
+    glt.add_argument("--no-baseline", action="store_true", help="skip the random-pruning baseline")
+    glt.add_argument("--quiet", action="store_true", help="no progress bars")
+    glt.set_defaults(func=_glt)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, TicketError, FileNotFoundError) as err:
+        print(f"graphlottery: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The graph lottery ticket driver: UGS rounds over several seeds, resumable, with a
+random-pruning baseline, per-round tickets, ``results.json``, a curve and a table.
+
+Layout of ``out``::
+
+    config.yaml               the resolved config of the run
+    seed_<s>/round_<k>.pt     the ticket after round k (round 0: dense)
+    seed_<s>/history.json     one record per finished round
+    results.json              means over seeds, per-seed values beside them
+    curve.png                 test metric against graph and weight sparsity
+
+A round's ticket is written before its record, so a run killed at any point and started
+again with the same ``out`` continues after the last finished round and loses nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from graphlottery.config import ConfigError, GLTConfig
+from graphlottery.data import load_dataset
+from graphlottery.lottery.ticket import Ticket
+from graphlottery.lottery.ugs import UGS
+from graphlottery.nn import MODELS
+
+
+def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch.nn.Module:
+    """The config's GNN with its width, depth, heads and dropout."""
+    kwargs: dict[str, Any] = {"num_layers": config.layers}
+    if config.dropout is not None:
+        kwargs["dropout"] = config.dropout
+    if config.model == "gat":
+        kwargs["heads"] = config.heads
+    return MODELS[config.model](in_channels, config.hidden, out_channels, **kwargs)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write JSON atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2))
+    os.replace(tmp, path)
+
+
+def _check_same_config(out: Path, config: GLTConfig) -> None:
+    saved = out / "config.yaml"
+    if not saved.is_file():
+        saved.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        return
+    old = yaml.safe_load(saved.read_text())
+    fixed = ("dataset", "model", "hidden", "layers", "heads", "dropout", "lr", "weight_decay", "s1", "s2",
+             "mask_epochs", "retrain_epochs", "prune_graph", "prune_weight", "reference", "directed",
+             "mask_weight_decay", "mask_noise")
+    changed = [k for k in fixed if old.get(k) != config.to_dict()[k]]
+    if changed:
+        raise ConfigError(
+            f"{str(out)!r} holds a run with different {changed}; use another --out or the same settings to resume"
+        )
+    saved.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = True) -> list[dict[str, Any]]:
+    """All rounds of one seed, resuming from ``out/seed_<seed>`` if it holds finished rounds."""
+    seed_dir = out / f"seed_{seed}"
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    history_path = seed_dir / "history.json"
+    history: list[dict[str, Any]] = json.loads(history_path.read_text()) if history_path.is_file() else []
+    torch.manual_seed(seed)
+    model = build_model(config, data.num_features, int(data.y.max()) + 1)
+    ugs = UGS(
+        model,
+        data,
+        directed=config.directed,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        s1=config.s1,
+        s2=config.s2,
+        mask_epochs=config.mask_epochs,
+        retrain_epochs=config.retrain_epochs,
+        prune_graph=config.prune_graph,
+        prune_weight=config.prune_weight,
+        mask_weight_decay=config.mask_weight_decay,
+        mask_noise=config.mask_noise,
+        seed=seed,
+        device=config.device,
+        progress=progress,
+    )
+    if history:
+        ugs.load_ticket(Ticket.load(seed_dir / f"round_{len(history) - 1:02d}.pt"))
+    rounds = tqdm(range(len(history), config.rounds + 1), desc=f"seed {seed}", disable=not progress,
+                  initial=len(history), total=config.rounds + 1)
+    for r in rounds:
+        record = ugs.dense() if r == 0 else ugs.step()
+        if config.random_baseline and r > 0:
+            record["random"] = ugs.random_baseline(record["graph_sparsity"], record["weight_sparsity"])
+        ugs.ticket(config.to_dict()).save(seed_dir / f"round_{r:02d}.pt")
+        history.append(record)
+        write_json(history_path, history)
+        rounds.set_postfix(test=f"{record['test']:.4f}", graph=f"{record['graph_sparsity']:.3f}",
+                           weight=f"{record['weight_sparsity']:.3f}")
+    return history
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values)
+
+
+def _std(values: list[float]) -> float:
+    return statistics.pstdev(values) if len(values) > 1 else 0.0
+
+
+def aggregate(config: GLTConfig, histories: dict[int, list[dict[str, Any]]], data_name: str) -> dict[str, Any]:
+    """Means over seeds per round, with the per-seed values beside them."""
+    rounds = []
+    for r in range(config.rounds + 1):
+        recs = {seed: h[r] for seed, h in histories.items()}
+        entry: dict[str, Any] = {"round": r}
+        for key in ("graph_sparsity", "weight_sparsity", "val", "test", "macs", "seconds", "inference_ms"):
+            entry[key] = _mean([rec[key] for rec in recs.values()])
+        entry["macs"] = int(round(entry["macs"]))
+        entry["test_std"] = _std([rec["test"] for rec in recs.values()])
+        if all("random" in rec for rec in recs.values()):
+            entry["random_test"] = _mean([rec["random"]["test"] for rec in recs.values()])
+            entry["random_test_std"] = _std([rec["random"]["test"] for rec in recs.values()])
+        entry["per_seed"] = [{"seed": seed, **rec} for seed, rec in recs.items()]
+        rounds.append(entry)
+    return {"dataset": data_name, "model": config.model, "metric": "accuracy", "seeds": list(histories),
+            "rounds": rounds}
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """A plain-text table of the rounds."""
+    lines = [f"{results['dataset']} / {results['model']} ({results['metric']}, mean over seeds {results['seeds']})",
+             f"{'round':>5} {'graph sp.':>9} {'weight sp.':>10} {'GLT test':>9} {'random':>7} {'MACs (M)':>9}"]
+    for r in results["rounds"]:
+        rand = f"{r['random_test']:.4f}" if "random_test" in r else "-"
+        lines.append(f"{r['round']:>5} {r['graph_sparsity']:>9.4f} {r['weight_sparsity']:>10.4f} "
+                     f"{r['test']:>9.4f} {rand:>7} {r['macs'] / 1e6:>9.1f}")
+    return "\n".join(lines)
+
+
+def plot_curve(results: dict[str, Any], path: Path) -> Path:
+    """Test metric against graph and weight sparsity, GLT vs random pruning."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rounds = results["rounds"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, key, label in zip(axes, ("graph_sparsity", "weight_sparsity"), ("graph sparsity", "weight sparsity")):
+        xs = [100 * r[key] for r in rounds]
+        ax.errorbar(xs, [100 * r["test"] for r in rounds], yerr=[100 * r["test_std"] for r in rounds],
+                    marker="o", ms=3, capsize=2, label="GLT (UGS)")
+        rand = [r for r in rounds if "random_test" in r]
+        if rand:
+            ax.errorbar([100 * r[key] for r in rand], [100 * r["random_test"] for r in rand],
+                        yerr=[100 * r["random_test_std"] for r in rand], marker="s", ms=3, capsize=2,
+                        label="random pruning")
+        ax.axhline(100 * rounds[0]["test"], color="grey", ls="--", lw=1, label="dense")
+        ax.set_xlabel(f"{label} (%)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"test {results['metric']} (%)")
+    axes[0].legend()
+    fig.suptitle(f"{results['dataset']} / {results['model'].upper()}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) every seed, then write ``results.json`` and ``curve.png``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_same_config(out, config)
+    data = load_dataset(config.dataset, config.data_root)
+    histories = {seed: run_seed(config, data, seed, out, progress) for seed in config.seeds}
+    results = aggregate(config, histories, getattr(data, "name", config.dataset))
+    write_json(out / "results.json", results)
+    plot_curve(results, out / "curve.png")
+    return results

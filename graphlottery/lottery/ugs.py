@@ -1,0 +1,264 @@
+"""Unified GNN Sparsification: jointly learn edge and weight masks, prune, rewind, retrain.
+
+One round (:meth:`UGS.step`):
+
+1. rewind the weights to the initialisation and start soft masks at the current hard
+   masks times ``1 + U(-noise, noise)``;
+2. train weights and both masks with Adam, adding the L1 sub-gradients ``s1 * sign(m_g)``
+   and ``s2 * sign(m_theta)`` to the mask gradients before each step;
+3. keep the mask scores of the best-validation epoch and prune exactly ``p_g`` of the
+   remaining edges and ``p_theta`` of the remaining weights (global across layers, lowest
+   ``|score|``);
+4. rewind again and retrain with the masks fixed; report the test metric at the
+   best-validation epoch.
+
+Every phase reseeds torch from ``(seed, round, phase)``, so a run resumed from a saved
+ticket continues exactly as an uninterrupted one would.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from tqdm.auto import trange
+
+from graphlottery.graph import MaskedGraph
+from graphlottery.lottery.ticket import Ticket
+from graphlottery.masks import WeightMasks, inference_macs, prune_lowest, prune_lowest_layerwise, random_scores
+from graphlottery.nn.base import MessagePassingStack
+from graphlottery.sparse import Adjacency, sparse_features
+from graphlottery.tasks import NodeClassification
+
+SPARSE_FEATURES_BELOW = 0.25  # density under which features are stored as sparse CSR
+
+
+def derived_seed(seed: int, round_: int, phase: int) -> int:
+    """A seed per (run seed, round, phase), independent of what ran before."""
+    return (seed * 1_000_003 + round_ * 1_009 + phase) % (2**31 - 1)
+
+
+def prepare_features(x: Tensor, sparse_ok: bool) -> Tensor:
+    """Store mostly-zero features as sparse CSR when the model can take them."""
+    if sparse_ok and x.dim() == 2 and x.is_floating_point():
+        if float((x != 0).float().mean()) < SPARSE_FEATURES_BELOW:
+            return sparse_features(x)
+    return x
+
+
+class UGS:
+    """Graph lottery ticket search on one graph with one model.
+
+    Args:
+        model: a GNN called as ``model(x, edge_index, edge_weight)``; the library's models
+            also accept an :class:`~graphlottery.sparse.Adjacency` in place of ``edge_index``.
+        data: the graph (``x``, ``edge_index`` and whatever ``task`` needs).
+        task: loss and metric; default :class:`~graphlottery.tasks.NodeClassification`.
+        directed: prune each direction of an undirected edge on its own (original UGS).
+        lr, weight_decay: Adam settings, for mask search and retraining.
+        s1, s2: L1 sub-gradient strengths on the graph and weight masks.
+        mask_epochs, retrain_epochs: epochs of mask search and of retraining per round.
+        prune_graph, prune_weight: fractions of the remaining edges / weights pruned per round.
+        mask_weight_decay: let weight decay shrink the masks too (original UGS).
+        mask_noise: relative noise on the soft masks at the start of a search.
+        seed: the run's seed (model initialisation is the caller's).
+        device: ``"cpu"``, ``"cuda"``, ...
+        progress: show tqdm bars over epochs.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Data,
+        task: Any | None = None,
+        *,
+        directed: bool = False,
+        lr: float = 0.01,
+        weight_decay: float = 5e-4,
+        s1: float = 1e-2,
+        s2: float = 1e-2,
+        mask_epochs: int = 200,
+        retrain_epochs: int = 200,
+        prune_graph: float = 0.05,
+        prune_weight: float = 0.2,
+        mask_weight_decay: bool = False,
+        mask_noise: float = 1e-5,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        progress: bool = False,
+    ):
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.graph = MaskedGraph(data, directed=directed).to(self.device)
+        self.masks = WeightMasks(model).to(self.device).attach()
+        self.task = (task if task is not None else NodeClassification(data)).to(self.device)
+        self.native = isinstance(model, MessagePassingStack)
+        self.x = prepare_features(data.x.to(self.device), self.native)
+        self.lr, self.weight_decay, self.s1, self.s2 = lr, weight_decay, s1, s2
+        self.mask_epochs, self.retrain_epochs = mask_epochs, retrain_epochs
+        self.prune_graph, self.prune_weight = prune_graph, prune_weight
+        self.mask_weight_decay, self.mask_noise = mask_weight_decay, mask_noise
+        self.seed, self.progress = seed, progress
+        self.rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.round = 0
+
+    # --- helpers --------------------------------------------------------------------------
+    def _graph_input(self, edge_index: Tensor) -> Tensor | Adjacency:
+        return Adjacency(edge_index, self.graph.num_nodes) if self.native else edge_index
+
+    def _epochs(self, n: int, what: str):
+        return trange(n, desc=f"round {self.round} {what}", leave=False, disable=not self.progress)
+
+    def _evaluate(self, graph_input: Tensor | Adjacency, edge_weight: Tensor | None) -> tuple[float, float]:
+        self.model.eval()
+        with torch.no_grad():
+            return self.task.evaluate(self.model(self.x, graph_input, edge_weight))
+
+    def _train_step(self, optimizer, graph_input, edge_weight_fn) -> None:
+        self.model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = self.task.loss(self.model(self.x, graph_input, edge_weight_fn()))
+        loss.backward()
+
+    # --- the three phases -------------------------------------------------------------------
+    def search_masks(self) -> tuple[Tensor, list[Tensor]]:
+        """Train weights and soft masks from the rewind point; return the graph and weight
+        mask scores of the best-validation epoch."""
+        torch.manual_seed(derived_seed(self.seed, self.round, 1))
+        self.model.load_state_dict(self.rewind_state)
+        generator = torch.Generator().manual_seed(derived_seed(self.seed, self.round, 2))
+        edge_score = self.graph.make_soft(self.mask_noise, generator)
+        weight_scores = self.masks.make_soft(self.mask_noise, generator).score_list()
+        edge_index, units = self.graph.kept_edges()
+        graph_input = self._graph_input(edge_index)
+        optimizer = torch.optim.Adam(
+            [
+                {"params": list(self.model.parameters()), "weight_decay": self.weight_decay},
+                {
+                    "params": [edge_score, *weight_scores],
+                    "weight_decay": self.weight_decay if self.mask_weight_decay else 0.0,
+                },
+            ],
+            lr=self.lr,
+        )
+        best, snapshot = -1.0, (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
+        for _ in self._epochs(self.mask_epochs, "mask search"):
+            self._train_step(optimizer, graph_input, lambda: self.graph.edge_weight(units))
+            with torch.no_grad():
+                if edge_score.grad is not None:
+                    edge_score.grad.add_(edge_score.sign(), alpha=self.s1)
+                grads = [s.grad for s in weight_scores]
+                torch._foreach_add_(grads, torch._foreach_sign(weight_scores), alpha=self.s2)
+            optimizer.step()
+            val, _ = self._evaluate(graph_input, self.graph.edge_weight(units).detach())
+            if val > best:
+                best = val
+                snapshot = (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
+        self.graph.make_hard()
+        self.masks.make_hard()
+        return snapshot
+
+    def prune(self, edge_scores: Tensor, weight_scores: list[Tensor], layerwise: bool = False) -> None:
+        """Prune ``prune_graph`` of the remaining edges and ``prune_weight`` of the remaining weights."""
+        self.graph.set_keep(prune_lowest([edge_scores], [self.graph.keep], self.prune_graph)[0])
+        rule = prune_lowest_layerwise if layerwise else prune_lowest
+        hard = [m for _, m in self.masks.items()]
+        self.masks.set_hard(dict(zip(self.masks.names, rule(weight_scores, hard, self.prune_weight))))
+
+    def retrain(self, phase: int = 3) -> dict[str, float]:
+        """Rewind and train with the masks fixed on the compacted graph; return val/test at
+        the best-validation epoch."""
+        torch.manual_seed(derived_seed(self.seed, self.round, phase))
+        self.model.load_state_dict(self.rewind_state)
+        graph_input = self._graph_input(self.graph.kept_edges()[0])
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        best = {"val": -1.0, "test": 0.0, "epoch": 0}
+        for epoch in self._epochs(self.retrain_epochs, "retrain"):
+            self._train_step(optimizer, graph_input, lambda: None)
+            optimizer.step()
+            val, test = self._evaluate(graph_input, None)
+            if val > best["val"]:
+                best = {"val": val, "test": test, "epoch": epoch}
+        return best
+
+    # --- rounds -----------------------------------------------------------------------------
+    def dense(self) -> dict[str, Any]:
+        """Train with the current masks (round 0: none pruned) and return its record."""
+        start = time.perf_counter()
+        result = self.retrain()
+        return self.record(result, time.perf_counter() - start)
+
+    def step(self) -> dict[str, Any]:
+        """One UGS round: search masks, prune, rewind, retrain. Returns the round's record."""
+        self.round += 1
+        start = time.perf_counter()
+        self.prune(*self.search_masks())
+        result = self.retrain()
+        return self.record(result, time.perf_counter() - start)
+
+    def random_baseline(self, graph_sparsity: float, weight_sparsity: float) -> dict[str, float]:
+        """Retrain with random masks at the given sparsities (edges: exact count globally;
+        weights: the same fraction in every layer), then restore the current masks."""
+        saved_keep, saved_masks = self.graph.keep.clone(), self.masks.hard_dict()
+        generator = torch.Generator().manual_seed(derived_seed(self.seed, self.round, 4))
+        ones = [torch.ones_like(self.graph.keep)]
+        self.graph.set_keep(prune_lowest(random_scores(ones, generator), ones, graph_sparsity)[0])
+        full = [torch.ones_like(m) for _, m in self.masks.items()]
+        scores = random_scores(full, generator)
+        self.masks.set_hard(dict(zip(self.masks.names, prune_lowest_layerwise(scores, full, weight_sparsity))))
+        start = time.perf_counter()
+        result = self.retrain(phase=5)
+        result["seconds"] = time.perf_counter() - start
+        self.graph.set_keep(saved_keep)
+        self.masks.set_hard(saved_masks)
+        return result
+
+    def record(self, result: dict[str, float], seconds: float) -> dict[str, Any]:
+        """The round's numbers: sparsities, metric, MACs, time, compacted inference time."""
+        weights = [m for _, m in self.masks.items()]
+        nnz = [int(m.count_nonzero()) for m in weights]
+        src, dst = self.graph.kept_edges()[0]
+        kept = int((src != dst).sum())
+        widths = getattr(self.model, "propagation_widths", [])
+        return {
+            "round": self.round,
+            "graph_sparsity": self.graph.sparsity,
+            "weight_sparsity": 1.0 - sum(nnz) / sum(m.numel() for m in weights),
+            "val": result["val"],
+            "test": result["test"],
+            "best_epoch": result["epoch"],
+            "macs": inference_macs(self.graph.num_nodes, nnz, kept, widths),
+            "seconds": seconds,
+            "inference_ms": self.inference_ms(),
+        }
+
+    def inference_ms(self, repeats: int = 5) -> float:
+        """Median wall time of one inference on the compacted graph, in milliseconds."""
+        graph_input = self._graph_input(self.graph.kept_edges()[0])
+        self.model.eval()
+        times = []
+        with torch.no_grad():
+            for _ in range(repeats + 1):
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                start = time.perf_counter()
+                self.model(self.x, graph_input, None)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                times.append(time.perf_counter() - start)
+        return 1000.0 * sorted(times[1:])[repeats // 2]
+
+    # --- tickets ----------------------------------------------------------------------------
+    def ticket(self, config: dict[str, Any] | None = None) -> Ticket:
+        """The current masks with the rewind weights, seed, round and config."""
+        return Ticket.capture(
+            self.model, self.masks, self.rewind_state, self.graph, seed=self.seed, round=self.round, config=config or {}
+        )
+
+    def load_ticket(self, ticket: Ticket) -> None:
+        """Continue from a saved ticket: its rewind weights, masks and round."""
+        ticket.apply(self.model, self.masks, self.graph)
+        self.rewind_state = {k: v.to(self.device) for k, v in ticket.rewind.items()}
+        self.round = ticket.round

@@ -1,0 +1,25 @@
+"""GNNs whose message passing takes a per-edge mask as ``edge_weight``."""
+from graphlottery.nn.base import MessagePassingStack, feature_dropout
+from graphlottery.nn.gat import GAT, GATConv
+from graphlottery.nn.gcn import GCN, GCNConv, gcn_propagate
+from graphlottery.nn.gin import GIN, GINConv
+from graphlottery.nn.sage import GraphSAGE, SAGEConv
+from graphlottery.sparse import Adjacency
+
+MODELS = {"gcn": GCN, "gin": GIN, "gat": GAT, "sage": GraphSAGE}
+
+__all__ = [
+    "Adjacency",
+    "GAT",
+    "GATConv",
+    "GCN",
+    "GCNConv",
+    "GIN",
+    "GINConv",
+    "GraphSAGE",
+    "MODELS",
+    "MessagePassingStack",
+    "SAGEConv",
+    "feature_dropout",
+    "gcn_propagate",
+]

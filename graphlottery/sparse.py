@@ -1,0 +1,163 @@
+"""Weighted sparse propagation over ``edge_index`` in O(E) memory.
+
+:class:`Adjacency` sorts the edges of a graph once into CSR order (rows are target
+nodes) and multiplies ``A_w @ X`` with
+
+.. math::
+    (A_w X)_i = \\sum_{(j \\to i) \\in E} w_{ji} \\, x_j .
+
+Its backward computes the edge-weight gradient directly,
+:math:`\\partial L / \\partial w_{ji} = \\langle g_i, x_j \\rangle`, as a sampled
+dense-dense product on the sparsity pattern, so no :math:`E \\times H` message tensor
+and no dense :math:`N \\times N` matrix is ever built.
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor
+
+# torch's beta notices for sparse CSR tensors, which this module uses on purpose
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+
+
+def mask_to_float(mask: Tensor, dtype: torch.dtype = torch.float) -> Tensor:
+    """Boolean mask as 0/1 floats (through a ``uint8`` view: bool casts are slow on CPU)."""
+    return mask.view(torch.uint8).to(dtype) if mask.dtype == torch.bool else mask.to(dtype)
+
+
+def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
+    """Raise ``ValueError`` unless ``edge_index`` is an integer ``[2, E]`` tensor in ``[0, N)``."""
+    if not isinstance(edge_index, Tensor):
+        raise TypeError(f"edge_index must be a torch.Tensor, got {type(edge_index).__name__}")
+    if edge_index.dtype.is_floating_point or edge_index.dtype == torch.bool or edge_index.is_complex():
+        raise ValueError(f"edge_index must hold integer node indices, got dtype {edge_index.dtype}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"edge_index must have shape [2, E], got {tuple(edge_index.shape)}")
+    if edge_index.numel() > 0:
+        lo, hi = int(edge_index.min()), int(edge_index.max())
+        if lo < 0 or hi >= num_nodes:
+            raise ValueError(
+                f"edge_index holds node indices in [{lo}, {hi}] but the graph has {num_nodes} nodes "
+                f"(valid range [0, {num_nodes - 1}])"
+            )
+
+
+def _csr_ptr(rows: Tensor, num_rows: int, dtype: torch.dtype) -> Tensor:
+    return torch._convert_indices_from_coo_to_csr(rows, num_rows, out_int32=dtype == torch.int32)
+
+
+class Adjacency:
+    """CSR view of ``edge_index`` (shape ``[2, E]``, messages flow ``src -> dst``).
+
+    Built once per graph; weights are passed per call in the original column order of
+    ``edge_index``, so a trainable per-edge mask keeps its own indexing.
+    """
+
+    def __init__(self, edge_index: Tensor, num_nodes: int):
+        check_edge_index(edge_index, num_nodes)
+        self.num_nodes = int(num_nodes)
+        self.num_edges = edge_index.size(1)
+        n = max(self.num_nodes, 1)
+        src, dst = edge_index[0].long(), edge_index[1].long()
+        index_dtype = torch.int32 if n * n < 2**31 and self.num_edges < 2**31 else torch.int64
+        self.perm = torch.argsort(dst * n + src)
+        self.src, self.dst = src[self.perm], dst[self.perm]
+        self.rowptr = _csr_ptr(self.dst, self.num_nodes, index_dtype)
+        self.col = self.src.to(index_dtype)
+        # transpose (rows = source nodes), as positions into the sorted edge order
+        self.perm_t = torch.argsort(self.src * n + self.dst)
+        self.rowptr_t = _csr_ptr(self.src[self.perm_t], self.num_nodes, index_dtype)
+        self.col_t = self.dst[self.perm_t].to(index_dtype)
+
+    @property
+    def device(self) -> torch.device:
+        return self.perm.device
+
+    def to(self, device: torch.device | str) -> Adjacency:
+        out = object.__new__(Adjacency)
+        out.__dict__ = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in self.__dict__.items()}
+        return out
+
+    def sort(self, edge_values: Tensor) -> Tensor:
+        """Reorder per-edge values (``[E, ...]``, ``edge_index`` order) into CSR order."""
+        if edge_values.size(0) != self.num_edges:
+            raise ValueError(f"expected {self.num_edges} edge values, got {edge_values.size(0)}")
+        return edge_values[self.perm]
+
+    def matmul(self, sorted_weight: Tensor | None, x: Tensor) -> Tensor:
+        """``A_w @ x`` for weights already in CSR order (``None``: all ones)."""
+        if sorted_weight is None:
+            sorted_weight = torch.ones(self.num_edges, dtype=x.dtype, device=x.device)
+        return _WeightedSpmm.apply(sorted_weight, x, self)
+
+    def sum_by_target(self, sorted_values: Tensor) -> Tensor:
+        """Sum CSR-ordered edge values into their target nodes (shape ``[N, ...]``)."""
+        out = sorted_values.new_zeros((self.num_nodes, *sorted_values.shape[1:]))
+        return out.index_add(0, self.dst, sorted_values)
+
+
+class _WeightedSpmm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight: Tensor, x: Tensor, adj: Adjacency) -> Tensor:
+        ctx.adj = adj
+        ctx.save_for_backward(weight, x)
+        a = torch.sparse_csr_tensor(adj.rowptr, adj.col, weight, (adj.num_nodes, adj.num_nodes))
+        return a @ x
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        weight, x = ctx.saved_tensors
+        adj: Adjacency = ctx.adj
+        n = adj.num_nodes
+        grad_w = grad_x = None
+        grad_out = grad_out.contiguous()
+        if ctx.needs_input_grad[0]:
+            pattern = torch.sparse_csr_tensor(adj.rowptr, adj.col, weight.detach(), (n, n))
+            grad_w = torch.sparse.sampled_addmm(pattern, grad_out, x.detach().t(), beta=0.0).values()
+        if ctx.needs_input_grad[1]:
+            a_t = torch.sparse_csr_tensor(adj.rowptr_t, adj.col_t, weight.detach()[adj.perm_t], (n, n))
+            grad_x = a_t @ grad_out
+        return grad_w, grad_x, None
+
+
+def as_adjacency(edge_index: Tensor | Adjacency, num_nodes: int) -> Adjacency:
+    """Accept either a prebuilt :class:`Adjacency` or a raw ``edge_index``."""
+    if isinstance(edge_index, Adjacency):
+        return edge_index
+    return Adjacency(edge_index, num_nodes)
+
+
+def sparse_features(x: Tensor) -> Tensor:
+    """``x`` as a sparse CSR tensor that also carries its transpose (as ``x.transposed``),
+    so :func:`csr_linear` can compute weight gradients ``x^T g`` without re-sorting."""
+    csr, csr_t = _int32_csr(x.to_sparse_csr()), _int32_csr(x.t().to_sparse_csr())
+    csr.transposed = csr_t
+    return csr
+
+
+def _int32_csr(x: Tensor) -> Tensor:
+    if x.values().numel() >= 2**31 or max(x.shape) >= 2**31:
+        return x
+    return torch.sparse_csr_tensor(x.crow_indices().int(), x.col_indices().int(), x.values(), x.shape)
+
+
+def csr_linear(x: Tensor, weight: Tensor) -> Tensor:
+    """``x @ weight.T`` for sparse CSR ``x`` (``[N, in]``) and dense ``weight`` (``[out, in]``)."""
+    return _CsrLinear.apply(weight, x)
+
+
+class _CsrLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight: Tensor, x: Tensor) -> Tensor:
+        ctx.x = x
+        return x @ weight.t().contiguous()
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        x_t = getattr(ctx.x, "transposed", None)
+        if x_t is None:
+            x_t = _int32_csr(ctx.x.t().to_sparse_csr())
+        return (x_t @ grad_out.contiguous()).t(), None
