@@ -1,0 +1,54 @@
+import os
+
+import pytest
+
+from graphlottery import ConfigError, GLTConfig
+from graphlottery.data import load_planetoid
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_shipped_configs_load():
+    for name in os.listdir(os.path.join(REPO, "configs", "glt")):
+        config = GLTConfig.from_yaml(os.path.join(REPO, "configs", "glt", name))
+        assert config.hidden == 512 and config.rounds == 20
+    gat = GLTConfig.from_yaml(os.path.join(REPO, "configs", "glt", "citeseer_gat.yaml"))
+    assert (gat.lr, gat.weight_decay, gat.s1, gat.s2, gat.heads) == (0.01, 5e-4, 1e-7, 1e-3, 8)
+
+
+def test_unknown_key_and_bad_values(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("dataset: Cora\nlearning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match="unknown config key.*learning_rate"):
+        GLTConfig.from_yaml(path)
+    with pytest.raises(ConfigError, match="'lr' must be float"):
+        GLTConfig.from_dict({"dataset": "Cora", "lr": "fast"})
+    with pytest.raises(ConfigError, match="prune_weight"):
+        GLTConfig.from_dict({"dataset": "Cora", "prune_weight": 1.5})
+    with pytest.raises(ConfigError, match="does not exist"):
+        GLTConfig.from_yaml(tmp_path / "missing.yaml")
+
+
+def test_reference_switch_sets_original_choices():
+    config = GLTConfig.from_dict({"dataset": "Cora", "reference": True})
+    assert config.directed and config.mask_weight_decay
+    assert not GLTConfig.from_dict({"dataset": "Cora"}).directed
+
+
+def test_loading_never_writes_into_the_data_root(cora):
+    root = os.environ["GRAPHLOTTERY_DATA"]
+    assert cora.num_nodes == 2708 and cora.edge_index.size(1) == 10556
+    assert int(cora.train_mask.sum()) == 140 and int(cora.test_mask.sum()) == 1000
+    assert not os.path.exists(os.path.join(root, "Planetoid", "Cora", "processed"))
+
+
+def test_missing_dataset_names_path_and_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"searched .*Planetoid/PubMed/raw.*expected files: ind\.pubmed\.x"):
+        load_planetoid("PubMed", root=tmp_path)
+
+
+def test_unreachable_root(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a readable directory"):
+        load_planetoid("Cora", root=tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="unknown Planetoid"):
+        load_planetoid("Amazon", root=tmp_path)

@@ -1,0 +1,108 @@
+"""Short real GLT runs on Cora: accuracy, exact sparsity, determinism and resume."""
+import json
+
+import pytest
+import torch
+
+from graphlottery import GCN, UGS, GLTConfig, run_glt
+from graphlottery.cli import main
+from graphlottery.lottery import ugs as ugs_module
+
+
+def config(**kw):
+    base = dict(dataset="Cora", model="gcn", lr=0.008, weight_decay=8e-5, s1=1e-2, s2=1e-2,
+                mask_epochs=40, retrain_epochs=60, rounds=2, seeds=[0])
+    base.update(kw)
+    return GLTConfig.from_dict(base)
+
+
+def rounds_without_time(results):
+    skip = {"seconds", "inference_ms", "per_seed"}
+    return [{k: v for k, v in r.items() if k not in skip} for r in results["rounds"]]
+
+
+def test_short_glt_run_reaches_accuracy_and_exact_sparsity(tmp_path):
+    results = run_glt(config(), tmp_path, progress=False)
+    rounds = results["rounds"]
+    assert rounds[0]["test"] >= 0.79  # a dense GCN-512 on Cora
+    assert all(r["test"] >= rounds[0]["test"] - 0.03 for r in rounds)
+    # 5% of 5278 undirected edges, 20% of all weights, per round, exactly
+    assert rounds[1]["graph_sparsity"] == pytest.approx(round(0.05 * 5278) / 5278)
+    assert rounds[2]["graph_sparsity"] == pytest.approx((264 + round(0.05 * 5014)) / 5278)
+    total = 1433 * 512 + 512 * 7
+    assert rounds[2]["weight_sparsity"] == pytest.approx((round(0.2 * total) + round(0.2 * (total - round(0.2 * total)))) / total)
+    assert rounds[2]["macs"] < rounds[1]["macs"] < rounds[0]["macs"]
+    assert "random_test" in rounds[1]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["dataset"] == "Cora" and saved["metric"] == "accuracy" and len(saved["rounds"]) == 3
+    assert (tmp_path / "curve.png").stat().st_size > 1000
+    assert sorted(p.name for p in (tmp_path / "seed_0").glob("round_*.pt")) == ["round_00.pt", "round_01.pt", "round_02.pt"]
+
+
+def test_resume_after_interruption_loses_nothing(tmp_path, monkeypatch):
+    cfg = config(rounds=3, mask_epochs=15, retrain_epochs=15, random_baseline=False)
+    straight = run_glt(cfg, tmp_path / "straight", progress=False)
+
+    calls = {"n": 0}
+    original = ugs_module.UGS.step
+
+    def dying_step(self):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed mid-run")
+        return original(self)
+
+    monkeypatch.setattr(ugs_module.UGS, "step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        run_glt(cfg, tmp_path / "resumed", progress=False)
+    history = json.loads((tmp_path / "resumed" / "seed_0" / "history.json").read_text())
+    assert [r["round"] for r in history] == [0, 1]
+    monkeypatch.setattr(ugs_module.UGS, "step", original)
+    resumed = run_glt(cfg, tmp_path / "resumed", progress=False)
+    assert rounds_without_time(resumed) == rounds_without_time(straight)
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    run_glt(config(rounds=0, retrain_epochs=5), tmp_path, progress=False)
+    from graphlottery import ConfigError
+
+    with pytest.raises(ConfigError, match="different"):
+        run_glt(config(rounds=0, retrain_epochs=5, lr=0.1), tmp_path, progress=False)
+
+
+def test_python_api_on_a_plain_pyg_model(cora):
+    from torch_geometric.nn.models import GCN as PyGGCN
+
+    torch.manual_seed(0)
+    model = PyGGCN(cora.num_features, 64, 2, 7)
+    ugs = UGS(model, cora, mask_epochs=20, retrain_epochs=30, lr=0.01)
+    dense = ugs.dense()
+    record = ugs.step()
+    assert dense["test"] > 0.7
+    assert record["weight_sparsity"] == pytest.approx(0.2, abs=1e-4)
+    assert record["graph_sparsity"] == pytest.approx(264 / 5278)
+    assert set(model.state_dict()) == set(PyGGCN(cora.num_features, 64, 2, 7).state_dict())
+
+
+def test_determinism_under_a_seed(cora):
+    def run():
+        torch.manual_seed(1)
+        ugs = UGS(GCN(cora.num_features, 64, 7), cora, mask_epochs=10, retrain_epochs=10, seed=1)
+        return ugs.step(), ugs.masks.hard_dict(), ugs.graph.keep.clone()
+
+    (a, ma, ka), (b, mb, kb) = run(), run()
+    assert (a["val"], a["test"]) == (b["val"], b["test"])
+    assert all(torch.equal(ma[n], mb[n]) for n in ma) and torch.equal(ka, kb)
+
+
+def test_cli_runs_and_reports_bad_config(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("dataset: Cora\nmodel: gcn\nhidden: 32\n")
+    assert main(["glt", str(cfg), "--out", str(tmp_path / "run"), "--rounds", "1", "--epochs", "5",
+                 "--seeds", "0", "1", "--quiet"]) == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["seeds"] == [0, 1] and len(results["rounds"][1]["per_seed"]) == 2
+    assert "round" in capsys.readouterr().out
+    cfg.write_text("dataset: Cora\nhiden: 32\n")
+    assert main(["glt", str(cfg), "--out", str(tmp_path / "bad")]) == 2
+    assert "unknown config key" in capsys.readouterr().err

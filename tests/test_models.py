@@ -1,0 +1,115 @@
+"""Mask semantics of every model against hand-computed small cases."""
+import math
+
+import pytest
+import torch
+
+from graphlottery.nn import GAT, GCN, GIN, GATConv, GINConv, GraphSAGE, SAGEConv, gcn_propagate
+from graphlottery.sparse import Adjacency, sparse_features
+
+# 0 <-> 1, 1 <-> 2, 2 <-> 3, plus 0 <-> 2
+EDGES = torch.tensor([[0, 1, 1, 2, 2, 3, 0, 2], [1, 0, 2, 1, 3, 2, 2, 0]])
+N = 4
+
+
+def test_gcn_mask_before_normalisation_changes_degrees():
+    x = torch.eye(N)
+    mask = torch.ones(EDGES.size(1))
+    mask[6:] = 0.0  # prune 0 <-> 2
+    out = gcn_propagate(Adjacency(EDGES, N), x, mask)
+    a = torch.zeros(N, N)
+    for s, d in [(0, 1), (1, 0), (1, 2), (2, 1), (2, 3), (3, 2)]:
+        a[d, s] = 1.0
+    a_hat = a + torch.eye(N)
+    dinv = a_hat.sum(1).rsqrt()
+    expected = dinv[:, None] * a_hat * dinv[None, :]
+    torch.testing.assert_close(out, expected)
+    # degrees of nodes 0 and 2 dropped from 3 to 2 and from 4 to 3; the self-loop stays with weight 1
+    assert math.isclose(float(out[0, 0]), 1 / 2, rel_tol=1e-6)
+    assert math.isclose(float(out[2, 2]), 1 / 3, rel_tol=1e-6)
+
+
+def test_gcn_soft_mask_scales_edge_weight():
+    x = torch.eye(N)
+    mask = torch.full((EDGES.size(1),), 0.5)
+    out = gcn_propagate(Adjacency(EDGES, N), x, mask)
+    deg = 1 + 0.5 * torch.tensor([2.0, 2.0, 3.0, 1.0])
+    assert math.isclose(float(out[1, 0]), 0.5 / math.sqrt(deg[0] * deg[1]), rel_tol=1e-6)
+
+
+def test_gat_pruned_edge_has_zero_influence():
+    torch.manual_seed(0)
+    conv = GATConv(3, 4, heads=2).eval()
+    x = torch.randn(N, 3)
+    mask = torch.ones(EDGES.size(1))
+    mask[6] = 0.0  # prune 0 -> 2 only
+    x2 = x.clone()
+    x2[0] += 5.0  # node 0 changes; it reaches node 2 only through the pruned edge
+    out1, out2 = conv(x, EDGES, mask), conv(x2, EDGES, mask)
+    torch.testing.assert_close(out1[2], out2[2])
+    assert not torch.allclose(out1[1], out2[1])  # but still reaches node 1
+    # a zero-mask edge behaves exactly as an absent edge (it takes no share of the softmax)
+    keep = mask.bool()
+    torch.testing.assert_close(out1, conv(x, EDGES[:, keep]))
+
+
+def test_gat_soft_mask_is_softmax_of_logits_plus_log_mask():
+    torch.manual_seed(0)
+    conv = GATConv(2, 1, heads=1).eval()
+    edges = torch.tensor([[1, 2], [0, 0]])  # two messages into node 0
+    x = torch.randn(3, 2)
+    m = torch.tensor([0.25, 1.0])
+    h = conv.lin(x)
+    s_src, s_dst = (h * conv.att_src).sum(-1), (h * conv.att_dst).sum(-1)
+    logits = torch.nn.functional.leaky_relu(torch.stack([s_src[0], s_src[1], s_src[2]]) + s_dst[0], 0.2)
+    alpha = torch.softmax(logits + torch.log(torch.cat([torch.ones(1), m])), 0)
+    expected = alpha[0] * h[0] + alpha[1] * h[1] + alpha[2] * h[2] + conv.bias
+    torch.testing.assert_close(conv(x, edges, m)[0], expected)
+
+
+def test_gin_sums_kept_edges():
+    conv = GINConv(1, 1, train_eps=False)
+    with torch.no_grad():
+        conv.lin.weight.fill_(1.0)
+    x = torch.tensor([[1.0], [10.0], [100.0], [1000.0]])
+    mask = torch.ones(EDGES.size(1))
+    mask[7] = 0.0  # prune 2 -> 0
+    out = conv(x, EDGES, mask).detach()
+    assert float(out[0]) == pytest.approx(1.0 + 10.0)  # self + node 1, not node 2
+    assert float(out[2]) == pytest.approx(100.0 + 10.0 + 1000.0 + 1.0)
+
+
+def test_gin_mean_denominator_counts_kept_edges_only():
+    conv = GINConv(1, 1, aggr="mean", train_eps=False)
+    with torch.no_grad():
+        conv.lin.weight.fill_(1.0)
+    x = torch.tensor([[1.0], [10.0], [100.0], [1000.0]])
+    mask = torch.ones(EDGES.size(1))
+    mask[7] = 0.0
+    assert float(conv(x, EDGES, mask).detach()[0]) == pytest.approx(1.0 + 10.0)
+
+
+def test_sage_mean_over_kept_neighbours():
+    conv = SAGEConv(1, 1)
+    with torch.no_grad():
+        conv.lin_self.weight.zero_()
+        conv.lin_neigh.weight.fill_(1.0)
+    x = torch.tensor([[1.0], [10.0], [100.0], [1000.0]])
+    mask = torch.ones(EDGES.size(1))
+    mask[4] = 0.0  # prune 2 -> 3: node 3 has no kept neighbour left
+    mask[3] = 0.0  # prune 2 -> 1
+    out = conv(x, EDGES, mask).detach()
+    assert float(out[1]) == pytest.approx(1.0)
+    assert float(out[3]) == pytest.approx(0.0)
+    assert float(out[2]) == pytest.approx((10.0 + 1000.0 + 1.0) / 3)
+
+
+@pytest.mark.parametrize("model_cls", [GCN, GIN, GAT, GraphSAGE])
+def test_zero_mask_equals_compacted_graph_and_sparse_features_equal_dense(model_cls):
+    torch.manual_seed(0)
+    model = model_cls(6, 8, 3).eval()
+    x = (torch.rand(N, 6) < 0.4).float()
+    mask = torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0])
+    out = model(x, EDGES, mask)
+    torch.testing.assert_close(out, model(x, EDGES[:, mask.bool()]))
+    torch.testing.assert_close(out, model(sparse_features(x), EDGES, mask))

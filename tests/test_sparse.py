@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from graphlottery.sparse import Adjacency, check_edge_index, csr_linear, sparse_features
+
+
+def random_graph(n=12, e=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, n, (2, e), generator=g), n
+
+
+def dense_adjacency(edge_index, weight, n):
+    a = torch.zeros(n, n, dtype=weight.dtype)
+    return a.index_put((edge_index[1], edge_index[0]), weight, accumulate=True)
+
+
+def test_matmul_and_gradients_match_dense():
+    edge_index, n = random_graph()
+    adj = Adjacency(edge_index, n)
+    w = torch.rand(edge_index.size(1), dtype=torch.double, requires_grad=True)
+    x = torch.randn(n, 5, dtype=torch.double, requires_grad=True)
+    out = adj.matmul(adj.sort(w), x)
+    ref_w = w.detach().clone().requires_grad_()
+    ref_x = x.detach().clone().requires_grad_()
+    ref = dense_adjacency(edge_index, ref_w, n) @ ref_x
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(out)
+    out.backward(g)
+    ref.backward(g)
+    torch.testing.assert_close(w.grad, ref_w.grad)
+    torch.testing.assert_close(x.grad, ref_x.grad)
+
+
+def test_csr_linear_matches_dense():
+    x = (torch.rand(30, 20) < 0.2).float() * torch.rand(30, 20)
+    weight = torch.randn(8, 20, requires_grad=True)
+    out = csr_linear(sparse_features(x), weight)
+    out.sum().backward()
+    ref_w = weight.detach().clone().requires_grad_()
+    (x @ ref_w.t()).sum().backward()
+    torch.testing.assert_close(out, x @ weight.detach().t())
+    torch.testing.assert_close(weight.grad, ref_w.grad)
+
+
+@pytest.mark.parametrize(
+    "edge_index, message",
+    [
+        (torch.tensor([[0, 1], [1, 5]]), "valid range"),
+        (torch.tensor([[0, -1], [1, 2]]), "valid range"),
+        (torch.tensor([[0.0, 1.0], [1.0, 2.0]]), "integer"),
+        (torch.tensor([0, 1, 2]), "shape"),
+    ],
+)
+def test_bad_edge_index_is_named(edge_index, message):
+    with pytest.raises(ValueError, match=message):
+        check_edge_index(edge_index, 3)
