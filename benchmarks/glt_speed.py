@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from graphlottery import GLTConfig, run_glt
+from graphlottery.runtime import keep_freed_memory, reexec_with_huge_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,4 +55,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    reexec_with_huge_pages()
+    keep_freed_memory()
     main()

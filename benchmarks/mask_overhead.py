@@ -22,6 +22,7 @@ from torch_geometric.utils import coalesce, to_undirected
 
 from graphlottery import GCN, MaskedGraph, WeightMasks
 from graphlottery.nn import gcn_propagate
+from graphlottery.runtime import keep_freed_memory, reexec_with_huge_pages
 from graphlottery.sparse import Adjacency
 
 
@@ -131,4 +132,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    reexec_with_huge_pages()
+    keep_freed_memory()
     main()

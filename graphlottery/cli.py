@@ -7,6 +7,7 @@ import sys
 from graphlottery.config import ConfigError, GLTConfig
 from graphlottery.lottery.glt import format_table, run_glt
 from graphlottery.lottery.ticket import TicketError
+from graphlottery.runtime import keep_freed_memory, reexec_with_huge_pages
 
 
 def _glt(args: argparse.Namespace) -> None:
@@ -56,5 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """Console-script entry point: tune the allocator, then run :func:`main`."""
+    reexec_with_huge_pages()
+    keep_freed_memory()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -8,6 +8,7 @@ in the graph sparsity. Memory is O(E); nothing dense N x N is ever built.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 
 import torch
@@ -90,7 +91,7 @@ class MaskedGraph(nn.Module):
 
     def _apply(self, fn, recurse=True):
         super()._apply(fn, recurse)
-        self.data = self.data.apply(fn)
+        self.data = copy.copy(self.data).apply(fn)  # never move the caller's Data in place
         return self
 
     # --- masks --------------------------------------------------------------------------

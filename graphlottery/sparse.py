@@ -56,8 +56,9 @@ class Adjacency:
     ``edge_index``, so a trainable per-edge mask keeps its own indexing.
     """
 
-    def __init__(self, edge_index: Tensor, num_nodes: int):
-        check_edge_index(edge_index, num_nodes)
+    def __init__(self, edge_index: Tensor, num_nodes: int, check: bool = True):
+        if check:
+            check_edge_index(edge_index, num_nodes)
         self.num_nodes = int(num_nodes)
         self.num_edges = edge_index.size(1)
         n = max(self.num_nodes, 1)
@@ -78,8 +79,18 @@ class Adjacency:
 
     def to(self, device: torch.device | str) -> Adjacency:
         out = object.__new__(Adjacency)
-        out.__dict__ = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in self.__dict__.items()}
+        out.__dict__ = {k: v.to(device) if isinstance(v, (Tensor, Adjacency)) else v for k, v in self.__dict__.items()}
         return out
+
+    def with_self_loops(self) -> Adjacency:
+        """This graph plus one self-loop per node (built once, cached). Its edges are ordered as
+        ``[this graph's edges in CSR order, loops 0..N-1]`` for :meth:`sort`."""
+        cached = self.__dict__.get("_with_loops")
+        if cached is None:
+            loop = torch.arange(self.num_nodes, device=self.device)
+            edges = torch.stack([torch.cat([self.src, loop]), torch.cat([self.dst, loop])])
+            cached = self.__dict__["_with_loops"] = Adjacency(edges, self.num_nodes, check=False)
+        return cached
 
     def sort(self, edge_values: Tensor) -> Tensor:
         """Reorder per-edge values (``[E, ...]``, ``edge_index`` order) into CSR order."""

@@ -16,11 +16,12 @@ def gcn_propagate(adj: Adjacency, x: Tensor, edge_weight: Tensor | None = None) 
     self-loops ``I`` are added after masking with weight 1 and are never masked.
     ``x``: ``[N, F]`` -> ``[N, F]``.
     """
+    loops = adj.with_self_loops()
     w = sorted_weight(adj, edge_weight, x)
-    deg = 1.0 + adj.sum_by_target(w)
+    w = loops.sort(torch.cat([w, w.new_ones(adj.num_nodes)]))
+    deg = loops.sum_by_target(w)
     dinv = deg.clamp_min(1e-12).rsqrt()
-    norm = dinv[adj.dst] * w * dinv[adj.src]
-    return torch.addcmul(adj.matmul(norm, x), dinv.pow(2).unsqueeze(-1), x)
+    return loops.matmul(dinv[loops.dst] * w * dinv[loops.src], x)
 
 
 class GCNConv(nn.Module):
