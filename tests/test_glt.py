@@ -108,3 +108,32 @@ def test_cli_runs_and_reports_bad_config(tmp_path, capsys):
     cfg.write_text("dataset: Cora\nhiden: 32\n")
     assert main(["glt", str(cfg), "--out", str(tmp_path / "bad")]) == 2
     assert "unknown config key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["gin", "gat", "sage"])
+def test_one_round_for_every_model(cora, name):
+    from graphlottery.nn import MODELS
+
+    torch.manual_seed(0)
+    kwargs = {"heads": 2} if name == "gat" else {}
+    model = MODELS[name](cora.num_features, 32, 7, **kwargs)
+    ugs = UGS(model, cora, mask_epochs=15, retrain_epochs=40, lr=0.01, s1=1e-3, s2=1e-3)
+    record = ugs.step()
+    assert record["test"] > 0.6
+    assert record["graph_sparsity"] == pytest.approx(264 / 5278)
+    assert record["weight_sparsity"] == pytest.approx(0.2, abs=1e-4)
+
+
+def test_reference_mode_prunes_directed_edges(cora):
+    torch.manual_seed(0)
+    ugs = UGS(GCN(cora.num_features, 16, 7), cora, directed=True, mask_weight_decay=True,
+              mask_epochs=5, retrain_epochs=5)
+    assert ugs.graph.num_units == 10556
+    ugs.step()
+    assert int((~ugs.graph.keep).sum()) == round(0.05 * 10556)
+    src, dst = cora.edge_index
+    keys = src * cora.num_nodes + dst
+    order = keys.argsort()
+    reverse = order[torch.searchsorted(keys[order], dst * cora.num_nodes + src)]
+    mask = ugs.graph.edge_mask()
+    assert bool((mask != mask[reverse]).any())  # some edge kept in one direction only
