@@ -44,6 +44,17 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
         raise ConfigError(f"config key {key!r} must be {annotation}, got {value!r}") from None
 
 
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as err:
+        raise ConfigError(f"device {device!r} is not a torch device ({err})") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but CUDA is not available on this machine")
+
+
 @dataclass
 class GLTConfig:
     """Graph lottery ticket search (UGS rounds) for node classification.
@@ -95,6 +106,7 @@ class GLTConfig:
                 raise ConfigError(str(err)) from None
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
+        _check_device(self.device)
         if self.directed is None:
             self.directed = self.reference
         if self.mask_weight_decay is None:

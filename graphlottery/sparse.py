@@ -80,6 +80,7 @@ class Adjacency:
     def to(self, device: torch.device | str) -> Adjacency:
         out = object.__new__(Adjacency)
         out.__dict__ = {k: v.to(device) if isinstance(v, (Tensor, Adjacency)) else v for k, v in self.__dict__.items()}
+        out.__dict__.pop("_multi_head", None)
         return out
 
     def with_self_loops(self) -> Adjacency:
@@ -91,6 +92,18 @@ class Adjacency:
             edges = torch.stack([torch.cat([self.src, loop]), torch.cat([self.dst, loop])])
             cached = self.__dict__["_with_loops"] = Adjacency(edges, self.num_nodes, check=False)
         return cached
+
+    def multi_head(self, heads: int) -> Adjacency:
+        """The graph repeated once per head on nodes ``n * heads + k`` (built once, cached), so
+        ``heads`` weighted products become one: its edges are ordered as ``e * heads + k`` over
+        this graph's CSR order ``e``, i.e. a ``[E, heads]`` weight tensor flattened."""
+        cache = self.__dict__.setdefault("_multi_head", {})
+        if heads not in cache:
+            k = torch.arange(heads, device=self.device)
+            src = (self.src.unsqueeze(1) * heads + k).reshape(-1)
+            dst = (self.dst.unsqueeze(1) * heads + k).reshape(-1)
+            cache[heads] = Adjacency(torch.stack([src, dst]), self.num_nodes * heads, check=False)
+        return cache[heads]
 
     def sort(self, edge_values: Tensor) -> Tensor:
         """Reorder per-edge values (``[E, ...]``, ``edge_index`` order) into CSR order."""

@@ -27,6 +27,8 @@ def test_unknown_key_and_bad_values(tmp_path):
         GLTConfig.from_dict({"dataset": "Cora", "prune_weight": 1.5})
     with pytest.raises(ConfigError, match="does not exist"):
         GLTConfig.from_yaml(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="not a torch device"):
+        GLTConfig.from_dict({"dataset": "Cora", "device": "gpu0"})
 
 
 def test_reference_switch_sets_original_choices():

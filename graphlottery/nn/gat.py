@@ -9,28 +9,27 @@ from graphlottery.nn.base import MessagePassingStack, dropout, glorot_linear, so
 from graphlottery.sparse import Adjacency, as_adjacency
 
 
-def masked_attention(adj: Adjacency, logits: Tensor, self_logits: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-    """Softmax over each node's incoming edges plus its self-loop, weighted by the edge mask.
+def masked_attention(adj: Adjacency, logits: Tensor, mask: Tensor) -> Tensor:
+    """Softmax of ``logits`` over each node's incoming edges, weighted by the edge mask.
 
-    :math:`\\alpha_{ji} = m_{ji} e^{s_{ji}} / (e^{s_{ii}} + \\sum_k m_{ki} e^{s_{ki}})`, i.e. the
-    softmax of ``s + log m``: an edge with ``m = 0`` gets exactly zero attention and takes
-    no share of the normaliser. ``logits``: ``[E, H]`` (CSR order), ``self_logits``: ``[N, H]``,
-    ``mask``: ``[E]`` clamped at zero. Returns ``([E, H], [N, H])``.
+    :math:`\\alpha_{ji} = m_{ji} e^{s_{ji}} / \\sum_k m_{ki} e^{s_{ki}}`, i.e. the softmax of
+    ``s + log m``: an edge with ``m = 0`` gets exactly zero attention and takes no share of the
+    normaliser. ``adj`` must give every node an edge (e.g. its self-loop) so the normaliser is
+    positive. ``logits``: ``[E, H]`` and ``mask``: ``[E]`` (clamped at zero), both in CSR order.
     """
-    heads = logits.size(1)
-    index = adj.dst.unsqueeze(-1).expand(-1, heads)
-    peak = self_logits.detach().scatter_reduce(0, index, logits.detach(), "amax", include_self=True)
+    index = adj.dst.unsqueeze(-1).expand_as(logits)
+    peak = logits.new_full((adj.num_nodes, logits.size(1)), float("-inf"))
+    peak = peak.scatter_reduce(0, index, logits.detach(), "amax", include_self=True)
     p = torch.exp(logits - peak[adj.dst]) * mask.clamp_min(0.0).unsqueeze(-1)
-    p_self = torch.exp(self_logits - peak)
-    denom = adj.sum_by_target(p) + p_self
-    return p / denom[adj.dst], p_self / denom
+    return p / adj.sum_by_target(p)[adj.dst]
 
 
 class GATConv(nn.Module):
     """Multi-head graph attention, ``[N, in] -> [N, heads * out]`` (concat) or ``[N, out]`` (mean).
 
     Self-loops are always present and unmasked; attention dropout is applied to the
-    normalised coefficients.
+    normalised coefficients. All heads propagate in one sparse product over
+    :meth:`~graphlottery.sparse.Adjacency.multi_head`.
     """
 
     def __init__(
@@ -56,19 +55,20 @@ class GATConv(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor | Adjacency, edge_weight: Tensor | None = None) -> Tensor:
         adj = as_adjacency(edge_index, x.size(0))
-        h = self.lin(x).view(-1, self.heads, self.out_channels)
-        score_src = (h * self.att_src).sum(-1)
-        score_dst = (h * self.att_dst).sum(-1)
-        logits = F.leaky_relu(score_src[adj.src] + score_dst[adj.dst], self.negative_slope)
-        self_logits = F.leaky_relu(score_src + score_dst, self.negative_slope)
-        alpha, alpha_self = masked_attention(adj, logits, self_logits, sorted_weight(adj, edge_weight, h))
-        alpha = dropout(alpha, self.attention_dropout, self.training)
-        alpha_self = dropout(alpha_self, self.attention_dropout, self.training)
-        out = torch.stack(
-            [adj.matmul(alpha[:, k].contiguous(), h[:, k].contiguous()) for k in range(self.heads)], dim=1
-        )
-        out = out + alpha_self.unsqueeze(-1) * h
-        out = out.flatten(1) if self.concat else out.mean(1)
+        loops = adj.with_self_loops()
+        n, heads = x.size(0), self.heads
+        h = self.lin(x).view(n, heads, self.out_channels)
+        # both attention scores in one GEMM: h [N, H*C] @ block-diagonal [H*C, 2H]
+        eye = torch.eye(heads, dtype=h.dtype, device=h.device)
+        att = torch.cat([self.att_src, self.att_dst], 0)  # [2H, C]
+        blocks = (att.unsqueeze(-1) * torch.cat([eye, eye], 0).unsqueeze(1)).permute(2, 1, 0)  # [H, C, 2H]
+        score_src, score_dst = (h.reshape(n, -1) @ blocks.reshape(-1, 2 * heads)).split(heads, dim=1)
+        logits = F.leaky_relu(score_src[loops.src] + score_dst[loops.dst], self.negative_slope)
+        mask = loops.sort(torch.cat([sorted_weight(adj, edge_weight, h), h.new_ones(n)]))
+        alpha = dropout(masked_attention(loops, logits, mask), self.attention_dropout, self.training)
+        multi = loops.multi_head(heads)
+        out = multi.matmul(multi.sort(alpha.reshape(-1)), h.reshape(n * heads, self.out_channels))
+        out = out.view(n, -1) if self.concat else out.view(n, heads, -1).mean(1)
         return out + self.bias
 
 
