@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[test,ogb]"
+python -m pip install --quiet -e ".[test]"

@@ -84,6 +84,7 @@ class GLTConfig:
     directed: bool | None = None
     mask_weight_decay: bool | None = None
     mask_noise: float = 1e-5
+    l1: str = "coupled"
     device: str = "cpu"
     data_root: str | None = None
 
@@ -106,6 +107,8 @@ class GLTConfig:
                 raise ConfigError(str(err)) from None
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
+        if self.l1 not in ("coupled", "decoupled"):
+            raise ConfigError(f"l1 must be 'coupled' or 'decoupled', got {self.l1!r}")
         _check_device(self.device)
         if self.directed is None:
             self.directed = self.reference

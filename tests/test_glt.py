@@ -137,3 +137,20 @@ def test_reference_mode_prunes_directed_edges(cora):
     reverse = order[torch.searchsorted(keys[order], dst * cora.num_nodes + src)]
     mask = ugs.graph.edge_mask()
     assert bool((mask != mask[reverse]).any())  # some edge kept in one direction only
+
+
+def test_l1_modes_move_masks_as_documented(cora):
+    """Coupled (UGS): Adam normalises the L1 sub-gradient, so every mask whose gradient keeps
+    one sign moves by exactly lr per step and they all tie. Decoupled: only masks with no task
+    gradient at all (outside the training nodes' receptive field) move by exactly lr * s1."""
+    shares = {}
+    for l1, step in (("coupled", 0.01), ("decoupled", 0.01 * 1e-2)):
+        torch.manual_seed(0)
+        ugs = UGS(GCN(cora.num_features, 16, 7), cora, mask_epochs=10, lr=0.01, s1=1e-2, l1=l1, mask_noise=0.0)
+        edge_scores, _ = ugs.search_masks()
+        untouched = 1.0 - (ugs.search_result["epoch"] + 1) * step
+        shares[l1] = float(((edge_scores - untouched).abs() < 1e-6).float().mean())
+    assert shares["coupled"] > 0.6
+    assert 0.05 < shares["decoupled"] < 0.4
+    with pytest.raises(ValueError, match="coupled"):
+        UGS(GCN(cora.num_features, 16, 7), cora, l1="sideways")

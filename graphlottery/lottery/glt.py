@@ -14,6 +14,7 @@ again with the same ``out`` continues after the last finished round and loses no
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import statistics
@@ -53,10 +54,11 @@ def _check_same_config(out: Path, config: GLTConfig) -> None:
     if not saved.is_file():
         saved.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
         return
-    old = yaml.safe_load(saved.read_text())
+    defaults = {f.name: f.default for f in dataclasses.fields(GLTConfig) if f.default is not dataclasses.MISSING}
+    old = {**defaults, **yaml.safe_load(saved.read_text())}
     fixed = ("dataset", "model", "hidden", "layers", "heads", "dropout", "lr", "weight_decay", "s1", "s2",
              "mask_epochs", "retrain_epochs", "prune_graph", "prune_weight", "reference", "directed",
-             "mask_weight_decay", "mask_noise")
+             "mask_weight_decay", "mask_noise", "l1")
     changed = [k for k in fixed if old.get(k) != config.to_dict()[k]]
     if changed:
         raise ConfigError(
@@ -87,6 +89,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         prune_weight=config.prune_weight,
         mask_weight_decay=config.mask_weight_decay,
         mask_noise=config.mask_noise,
+        l1=config.l1,
         seed=seed,
         device=config.device,
         progress=progress,

@@ -63,6 +63,11 @@ class UGS:
         prune_graph, prune_weight: fractions of the remaining edges / weights pruned per round.
         mask_weight_decay: let weight decay shrink the masks too (original UGS).
         mask_noise: relative noise on the soft masks at the start of a search.
+        l1: ``"coupled"`` (UGS): ``s * sign(m)`` is added to the mask gradients before the Adam
+            step, so Adam normalises it and every mask without task signal shrinks at exactly
+            ``lr`` per step; ``"decoupled"``: the step ``lr * s * sign(m)`` is applied after
+            Adam's (as AdamW decouples weight decay), so masks move by their task gradient and
+            the L1 term only breaks ties.
         seed: the run's seed (model initialisation is the caller's).
         device: ``"cpu"``, ``"cuda"``, ...
         progress: show tqdm bars over epochs.
@@ -85,6 +90,7 @@ class UGS:
         prune_weight: float = 0.2,
         mask_weight_decay: bool = False,
         mask_noise: float = 1e-5,
+        l1: str = "coupled",
         seed: int = 0,
         device: str | torch.device = "cpu",
         progress: bool = False,
@@ -100,9 +106,13 @@ class UGS:
         self.mask_epochs, self.retrain_epochs = mask_epochs, retrain_epochs
         self.prune_graph, self.prune_weight = prune_graph, prune_weight
         self.mask_weight_decay, self.mask_noise = mask_weight_decay, mask_noise
+        if l1 not in ("coupled", "decoupled"):
+            raise ValueError(f"l1 must be 'coupled' or 'decoupled', got {l1!r}")
+        self.l1 = l1
         self.seed, self.progress = seed, progress
         self.rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.round = 0
+        self.search_result: dict[str, float] = {}  # best validation score and epoch of the last search
 
     # --- helpers --------------------------------------------------------------------------
     def _graph_input(self, edge_index: Tensor) -> Tensor | Adjacency:
@@ -121,6 +131,14 @@ class UGS:
         optimizer.zero_grad(set_to_none=True)
         loss = self.task.loss(self.model(self.x, graph_input, edge_weight_fn()))
         loss.backward()
+
+    @staticmethod
+    @torch.no_grad()
+    def _l1_step(targets: list[Tensor | None], scores: list[Tensor], alpha: float) -> None:
+        """``target += alpha * sign(score)`` for each pair (a gradient, or the scores themselves)."""
+        pairs = [(t, s) for t, s in zip(targets, scores) if t is not None]
+        if pairs:
+            torch._foreach_add_([t for t, _ in pairs], torch._foreach_sign([s for _, s in pairs]), alpha=alpha)
 
     # --- the three phases -------------------------------------------------------------------
     def search_masks(self) -> tuple[Tensor, list[Tensor]]:
@@ -144,18 +162,20 @@ class UGS:
             lr=self.lr,
         )
         best, snapshot = -1.0, (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
-        for _ in self._epochs(self.mask_epochs, "mask search"):
+        for epoch in self._epochs(self.mask_epochs, "mask search"):
             self._train_step(optimizer, graph_input, lambda: self.graph.edge_weight(units))
-            with torch.no_grad():
-                if edge_score.grad is not None:
-                    edge_score.grad.add_(edge_score.sign(), alpha=self.s1)
-                grads = [s.grad for s in weight_scores]
-                torch._foreach_add_(grads, torch._foreach_sign(weight_scores), alpha=self.s2)
+            if self.l1 == "coupled":
+                self._l1_step([edge_score.grad], [edge_score], self.s1)
+                self._l1_step([s.grad for s in weight_scores], weight_scores, self.s2)
             optimizer.step()
+            if self.l1 == "decoupled":
+                self._l1_step([edge_score], [edge_score], -self.lr * self.s1)
+                self._l1_step(weight_scores, weight_scores, -self.lr * self.s2)
             val, _ = self._evaluate(graph_input, self.graph.edge_weight(units).detach())
             if val > best:
                 best = val
                 snapshot = (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
+                self.search_result = {"val": val, "epoch": epoch}
         self.graph.make_hard()
         self.masks.make_hard()
         return snapshot
@@ -196,7 +216,9 @@ class UGS:
         start = time.perf_counter()
         self.prune(*self.search_masks())
         result = self.retrain()
-        return self.record(result, time.perf_counter() - start)
+        record = self.record(result, time.perf_counter() - start)
+        record["search_val"], record["search_epoch"] = self.search_result["val"], self.search_result["epoch"]
+        return record
 
     def random_baseline(self, graph_sparsity: float, weight_sparsity: float) -> dict[str, float]:
         """Retrain with random masks at the given sparsities (edges: exact count globally;
