@@ -155,11 +155,26 @@ def as_adjacency(edge_index: Tensor | Adjacency, num_nodes: int) -> Adjacency:
 
 
 def sparse_features(x: Tensor) -> Tensor:
-    """``x`` as a sparse CSR tensor that also carries its transpose (as ``x.transposed``),
-    so :func:`csr_linear` can compute weight gradients ``x^T g`` without re-sorting."""
-    csr, csr_t = _int32_csr(x.to_sparse_csr()), _int32_csr(x.t().to_sparse_csr())
-    csr.transposed = csr_t
+    """``x`` (``[N, F]``) as a sparse CSR tensor that also carries its transpose (as
+    ``x.transposed``, and ``x.transpose_perm`` mapping stored values into the transpose's
+    order), so :func:`csr_linear` computes weight gradients ``x^T g`` without re-sorting."""
+    csr = _int32_csr(x.to_sparse_csr())
+    rows = torch._convert_indices_from_csr_to_coo(csr.crow_indices(), csr.col_indices())[0].long()
+    csr.transpose_perm = torch.argsort(csr.col_indices().long() * x.size(0) + rows)
+    csr.transposed = _int32_csr(x.t().to_sparse_csr())
     return csr
+
+
+def with_values(x: Tensor, values: Tensor) -> Tensor:
+    """A tensor from :func:`sparse_features` with new stored values (same pattern)."""
+    out = torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape)
+    x_t = getattr(x, "transposed", None)
+    if x_t is not None:
+        out.transpose_perm = x.transpose_perm
+        out.transposed = torch.sparse_csr_tensor(
+            x_t.crow_indices(), x_t.col_indices(), values[x.transpose_perm], x_t.shape
+        )
+    return out
 
 
 def _int32_csr(x: Tensor) -> Tensor:

@@ -54,3 +54,17 @@ def test_csr_linear_matches_dense():
 def test_bad_edge_index_is_named(edge_index, message):
     with pytest.raises(ValueError, match=message):
         check_edge_index(edge_index, 3)
+
+
+def test_dropout_on_sparse_features_keeps_the_transpose_consistent():
+    from graphlottery.nn.base import feature_dropout
+
+    torch.manual_seed(0)
+    x = (torch.rand(30, 20) < 0.3).float() * torch.rand(30, 20)
+    dropped = feature_dropout(sparse_features(x), 0.5, training=True)
+    dense = dropped.to_dense()
+    assert 0 < int((dense != 0).sum()) < int((x != 0).sum())
+    torch.testing.assert_close(dropped.transposed.to_dense(), dense.t())
+    weight = torch.randn(4, 20, requires_grad=True)
+    csr_linear(dropped, weight).sum().backward()
+    torch.testing.assert_close(weight.grad, torch.ones(30, 4).t() @ dense)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphlottery.sparse import Adjacency, as_adjacency, csr_linear
+from graphlottery.sparse import Adjacency, as_adjacency, csr_linear, with_values
 
 
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
@@ -34,12 +34,7 @@ def feature_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     if p == 0.0 or not training:
         return x
     if x.layout == torch.sparse_csr:
-        values = dropout(x.values(), p, training)
-        out = torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape)
-        x_t = getattr(x, "transposed", None)
-        if x_t is not None:  # same pattern, values permuted: rebuild from the CSR form
-            out.transposed = out.t().to_sparse_csr()
-        return out
+        return with_values(x, dropout(x.values(), p, training))
     return dropout(x, p, training)
 
 
