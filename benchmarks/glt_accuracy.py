@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--prune-graph", type=float, default=None, help="override p_g (0: weights only)")
     ap.add_argument("--prune-weight", type=float, default=None, help="override p_theta (0: graph only)")
+    ap.add_argument("--l1", choices=["coupled", "decoupled"], default=None, help="override the L1 mode")
     ap.add_argument("--tolerance", type=float, default=0.005, help="accuracy below dense still counted as matching")
     ap.add_argument("--out", default=str(ROOT / "runs" / "accuracy"))
     ap.add_argument("--progress", action="store_true")
@@ -74,7 +75,7 @@ def main() -> None:
     for path in args.configs:
         config = GLTConfig.from_yaml(path, seeds=args.seeds, rounds=args.rounds, device=args.device,
                                      mask_epochs=args.epochs, retrain_epochs=args.epochs,
-                                     prune_graph=args.prune_graph, prune_weight=args.prune_weight)
+                                     prune_graph=args.prune_graph, prune_weight=args.prune_weight, l1=args.l1)
         results = run_glt(config, Path(args.out) / Path(path).stem, progress=args.progress)
         print(json.dumps(summarise(results, args.tolerance)), flush=True)
 
