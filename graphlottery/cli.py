@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graphlottery.config import ConfigError, GLTConfig
+from graphlottery.config import GLTConfig
 from graphlottery.lottery.glt import format_table, run_glt
-from graphlottery.lottery.ticket import TicketError
 from graphlottery.runtime import keep_freed_memory, reexec_with_huge_pages
 
 
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.func(args)
-    except (ConfigError, TicketError, FileNotFoundError) as err:
+    except (FileNotFoundError, ValueError) as err:  # ConfigError and TicketError are ValueErrors
         print(f"graphlottery: error: {err}", file=sys.stderr)
         return 2
     return 0

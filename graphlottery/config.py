@@ -107,6 +107,10 @@ class GLTConfig:
                 raise ConfigError(str(err)) from None
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
+        from graphlottery.data import DATASETS
+
+        if self.dataset.lower() not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS.values())}")
         if self.l1 not in ("coupled", "decoupled"):
             raise ConfigError(f"l1 must be 'coupled' or 'decoupled', got {self.l1!r}")
         _check_device(self.device)
@@ -131,7 +135,10 @@ class GLTConfig:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{str(path)!r} is not valid YAML: {err}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{str(path)!r} must hold a mapping of config keys")
         values.update({k: v for k, v in overrides.items() if v is not None})

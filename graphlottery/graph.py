@@ -44,7 +44,7 @@ def fingerprint(edge_index: Tensor, num_nodes: int) -> str:
 
 def edge_units(edge_index: Tensor, num_nodes: int, directed: bool) -> tuple[Tensor, int]:
     """Unit id of each edge (``[E]``) and the number of units; self-loops get id ``num_units``."""
-    src, dst = edge_index
+    src, dst = edge_index.long()
     loop = src == dst
     unit = torch.empty_like(src)
     if directed:
@@ -127,6 +127,8 @@ class MaskedGraph(nn.Module):
 
     def set_edge_mask(self, edge_mask: Tensor) -> None:
         """Set the hard mask from a boolean ``[E]`` over ``edge_index`` columns."""
+        if edge_mask.dtype != torch.bool:
+            raise ValueError(f"edge mask must be boolean, got dtype {edge_mask.dtype}")
         if edge_mask.shape != self.edge_unit.shape:
             raise ValueError(
                 f"edge mask has shape {tuple(edge_mask.shape)} but the graph has {self.edge_unit.numel()} edges"
@@ -144,6 +146,8 @@ class MaskedGraph(nn.Module):
 
     def set_keep(self, keep: Tensor) -> None:
         """Set the hard mask per unit (boolean ``[num_units]``)."""
+        if keep.dtype != torch.bool:
+            raise ValueError(f"unit mask must be boolean, got dtype {keep.dtype}")
         if keep.shape != self.keep.shape:
             raise ValueError(f"unit mask has shape {tuple(keep.shape)}, expected ({self.num_units},)")
         self.keep.copy_(keep.to(torch.bool))
@@ -153,10 +157,10 @@ class MaskedGraph(nn.Module):
         """Hard view: a shallow copy of ``data`` whose ``edge_index`` keeps only kept edges."""
         out = Data(**{k: v for k, v in self.data.items()})
         mask = self.edge_mask()
+        for key, value in self.data.items():
+            if key != "edge_index" and isinstance(value, Tensor) and self.data.is_edge_attr(key):
+                out[key] = value[mask]
         out.edge_index = self.kept_edges()[0]
-        for key in ("edge_attr", "edge_weight"):
-            if self.data.get(key) is not None:
-                out[key] = self.data[key][mask]
         return out
 
     @property

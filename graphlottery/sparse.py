@@ -63,7 +63,7 @@ class Adjacency:
         self.num_edges = edge_index.size(1)
         n = max(self.num_nodes, 1)
         src, dst = edge_index[0].long(), edge_index[1].long()
-        index_dtype = torch.int32 if n * n < 2**31 and self.num_edges < 2**31 else torch.int64
+        index_dtype = torch.int32 if n < 2**31 and self.num_edges < 2**31 else torch.int64
         self.perm = torch.argsort(dst * n + src)
         self.src, self.dst = src[self.perm], dst[self.perm]
         self.rowptr = _csr_ptr(self.dst, self.num_nodes, index_dtype)

@@ -154,3 +154,12 @@ def test_l1_modes_move_masks_as_documented(cora):
     assert 0.05 < shares["decoupled"] < 0.4
     with pytest.raises(ValueError, match="coupled"):
         UGS(GCN(cora.num_features, 16, 7), cora, l1="sideways")
+
+
+def test_model_that_ignores_edge_weight_is_refused(cora):
+    from torch_geometric.nn.models import GAT as PyGGAT
+
+    torch.manual_seed(0)
+    ugs = UGS(PyGGAT(cora.num_features, 8, 2, 7), cora, mask_epochs=2, retrain_epochs=2)
+    with pytest.raises(ValueError, match="ignores edge_weight"):
+        ugs.step()

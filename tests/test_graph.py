@@ -34,6 +34,8 @@ def test_self_loops_are_never_pruned_nor_counted():
     assert float(g.edge_weight().detach()[5]) == 1.0
     with pytest.raises(ValueError, match="self-loop"):
         g.set_edge_mask(torch.tensor([True, True, True, True, True, False]))
+    g.set_edge_mask(torch.tensor([False, False, True, True, True, True]))
+    assert g.sparsity == pytest.approx(1 / 3)  # 3 units; the self-loop is not one of them
 
 
 def test_asymmetric_mask_is_rejected_when_tied():
@@ -75,3 +77,13 @@ def test_wrong_mask_size():
 def test_bad_graphs_are_named(data, message):
     with pytest.raises(ValueError, match=message):
         MaskedGraph(data)
+
+
+def test_int32_edge_index_and_boolean_masks_only():
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]], dtype=torch.int32)
+    g = MaskedGraph(Data(x=torch.randn(3, 2), edge_index=edge_index))
+    assert g.num_units == 2
+    with pytest.raises(ValueError, match="boolean"):
+        g.set_keep(torch.tensor([1.0, 0.3]))
+    with pytest.raises(ValueError, match="boolean"):
+        g.set_edge_mask(torch.ones(4))

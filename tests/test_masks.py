@@ -115,3 +115,24 @@ def test_layerwise_prunes_each_layer_alike():
 def test_fraction_out_of_range(fraction):
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         prune_lowest([torch.ones(3)], [torch.ones(3, dtype=torch.bool)], fraction)
+
+
+def test_second_attach_is_refused_until_detached():
+    model = small_model()
+    first = WeightMasks(model).attach()
+    second = WeightMasks(model)
+    with pytest.raises(ValueError, match="already has other weight masks"):
+        second.attach()
+    WeightMasks.detach_all(model)
+    second.set_hard({n: torch.zeros_like(m) for n, m in second.items()}).attach()
+    assert torch.all(model(torch.randn(2, 5)) == model[2].bias)  # the second masks are the ones used
+    assert not first._handles
+
+
+def test_to_torch_prune_while_attached_hands_over_cleanly():
+    model = small_model()
+    masks = WeightMasks(model).attach()
+    masks.set_hard({n: torch.rand(m.shape) > 0.5 for n, m in masks.items()})
+    expected = model(torch.ones(1, 5))
+    masks.to_torch_prune()
+    torch.testing.assert_close(model(torch.ones(1, 5)), expected)

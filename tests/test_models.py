@@ -113,3 +113,15 @@ def test_zero_mask_equals_compacted_graph_and_sparse_features_equal_dense(model_
     out = model(x, EDGES, mask)
     torch.testing.assert_close(out, model(x, EDGES[:, mask.bool()]))
     torch.testing.assert_close(out, model(sparse_features(x), EDGES, mask))
+
+
+def test_gat_pruned_edge_with_huge_logit_does_not_underflow_kept_ones():
+    conv = GATConv(1, 1, heads=1).eval()
+    with torch.no_grad():
+        conv.lin.weight.fill_(1.0)
+        conv.att_src.fill_(1.0)
+        conv.att_dst.zero_()
+    x = torch.tensor([[0.0], [500.0]])  # node 1's message into node 0 has a logit of 500
+    out = conv(x, torch.tensor([[1], [0]]), torch.zeros(1))
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out[0], conv.bias)  # only the self-loop (x_0 = 0) is left

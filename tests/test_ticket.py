@@ -63,3 +63,18 @@ def test_corrupt_or_foreign_files(tmp_path):
     truncated.write_bytes(full[: len(full) // 2])
     with pytest.raises(TicketError):
         Ticket.load(truncated)
+
+
+def test_ticket_checks_everything_before_changing_anything(tmp_path):
+    model, masks, graph = setup()
+    path = Ticket.capture(model, masks, model.state_dict(), graph).save(tmp_path / "t.pt")
+    ticket = Ticket.load(path)
+    other, _, _ = setup(seed=1)
+    before = {k: v.clone() for k, v in other.state_dict().items()}
+    partial = WeightMasks(other, names=["convs.0.lin.weight"])
+    with pytest.raises(TicketError, match="differ from the masked weights"):
+        ticket.apply(other, partial)
+    directed = MaskedGraph(graph.data, directed=True)
+    with pytest.raises(TicketError, match="directed=False"):
+        ticket.apply(other, WeightMasks(other), directed)
+    assert all(torch.equal(other.state_dict()[k], v) for k, v in before.items())

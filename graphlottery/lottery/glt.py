@@ -180,10 +180,10 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
 
 def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``curve.png``."""
+    data = load_dataset(config.dataset, config.data_root)  # fails before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _check_same_config(out, config)
-    data = load_dataset(config.dataset, config.data_root)
     histories = {seed: run_seed(config, data, seed, out, progress) for seed in config.seeds}
     results = aggregate(config, histories, getattr(data, "name", config.dataset))
     write_json(out / "results.json", results)

@@ -97,11 +97,19 @@ class Ticket:
         missing = [k for k in ("model_class", "rewind", "weight_masks") if k not in fields]
         if missing:
             raise TicketError(f"{str(path)!r} lacks {', '.join(missing)}")
+        for key in ("rewind", "weight_masks"):
+            value = fields[key]
+            if not isinstance(value, dict) or not all(isinstance(v, Tensor) for v in value.values()):
+                raise TicketError(f"{str(path)!r}: {key} must map names to tensors")
+        masks = [*fields["weight_masks"].values(), fields.get("edge_mask")]
+        if not all(m is None or (isinstance(m, Tensor) and m.dtype == torch.bool) for m in masks):
+            raise TicketError(f"{str(path)!r}: masks must be boolean tensors")
         return cls(**fields)
 
     # --- applying -----------------------------------------------------------------------
-    def check(self, model: nn.Module, graph: MaskedGraph | None = None) -> None:
-        """Raise :class:`TicketError` unless this ticket fits ``model`` (and ``graph``)."""
+    def check(self, model: nn.Module, graph: MaskedGraph | None = None, masks: WeightMasks | None = None) -> None:
+        """Raise :class:`TicketError` unless this ticket fits ``model`` (and ``graph``, ``masks``);
+        :meth:`apply` changes nothing when this raises."""
         if type(model).__name__ != self.model_class:
             raise TicketError(f"ticket is for a {self.model_class}, not a {type(model).__name__}")
         state = model.state_dict()
@@ -117,7 +125,16 @@ class Ticket:
         for name, mask in self.weight_masks.items():
             if name not in params or tuple(params[name].shape) != tuple(mask.shape):
                 raise TicketError(f"ticket mask {name!r} does not fit the model")
+        if masks is not None and set(masks.names) != set(self.weight_masks):
+            raise TicketError(
+                f"ticket masks {sorted(self.weight_masks)} differ from the masked weights {sorted(masks.names)}"
+            )
         if graph is not None and self.edge_mask is not None:
+            if graph.directed != self.directed:
+                kind = "per direction" if self.directed else "per undirected edge"
+                raise TicketError(
+                    f"ticket edges were pruned {kind}; build the MaskedGraph with directed={self.directed}"
+                )
             if self.graph_fingerprint != graph.fingerprint or self.edge_mask.numel() != graph.edge_unit.numel():
                 raise TicketError(
                     f"ticket edge mask is for another graph ({self.edge_mask.numel()} edges, "
@@ -127,7 +144,7 @@ class Ticket:
 
     def apply(self, model: nn.Module, masks: WeightMasks, graph: MaskedGraph | None = None) -> None:
         """Rewind ``model``, set the hard weight masks and, if given, the graph's edge mask."""
-        self.check(model, graph)
+        self.check(model, graph, masks)
         model.load_state_dict(self.rewind)
         masks.set_hard(self.weight_masks)
         if graph is not None and self.edge_mask is not None:

@@ -98,6 +98,7 @@ class UGS:
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.graph = MaskedGraph(data, directed=directed).to(self.device)
+        WeightMasks.detach_all(model)  # e.g. a previous UGS on the same model
         self.masks = WeightMasks(model).to(self.device).attach()
         self.task = (task if task is not None else NodeClassification(data)).to(self.device)
         self.native = isinstance(model, MessagePassingStack)
@@ -140,6 +141,17 @@ class UGS:
         if pairs:
             torch._foreach_add_([t for t, _ in pairs], torch._foreach_sign([s for _, s in pairs]), alpha=alpha)
 
+    def _check_mask_gradients(self, edge_score: Tensor, weight_scores: list[Tensor]) -> None:
+        if edge_score.numel() and edge_score.grad is None:
+            raise ValueError(
+                f"{type(self.model).__name__} ignores edge_weight, so the graph mask cannot be learnt; use a "
+                "model whose layers weight messages by edge_weight (this library's GCN/GIN/GAT/GraphSAGE, "
+                "or PyG's GCNConv/GraphConv), or prune_graph=0"
+            )
+        unused = [n for n, s in zip(self.masks.names, weight_scores) if s.grad is None]
+        if unused:
+            raise ValueError(f"weights {unused} are not used in the forward pass, so their masks cannot be learnt")
+
     # --- the three phases -------------------------------------------------------------------
     def search_masks(self) -> tuple[Tensor, list[Tensor]]:
         """Train weights and soft masks from the rewind point; return the graph and weight
@@ -164,6 +176,8 @@ class UGS:
         best, snapshot = -1.0, (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
         for epoch in self._epochs(self.mask_epochs, "mask search"):
             self._train_step(optimizer, graph_input, lambda: self.graph.edge_weight(units))
+            if epoch == 0:
+                self._check_mask_gradients(edge_score, weight_scores)
             if self.l1 == "coupled":
                 self._l1_step([edge_score.grad], [edge_score], self.s1)
                 self._l1_step([s.grad for s in weight_scores], weight_scores, self.s2)
@@ -231,10 +245,12 @@ class UGS:
         scores = random_scores(full, generator)
         self.masks.set_hard(dict(zip(self.masks.names, prune_lowest_layerwise(scores, full, weight_sparsity))))
         start = time.perf_counter()
-        result = self.retrain(phase=5)
+        try:
+            result = self.retrain(phase=5)
+        finally:
+            self.graph.set_keep(saved_keep)
+            self.masks.set_hard(saved_masks)
         result["seconds"] = time.perf_counter() - start
-        self.graph.set_keep(saved_keep)
-        self.masks.set_hard(saved_masks)
         return result
 
     def record(self, result: dict[str, float], seconds: float) -> dict[str, Any]:

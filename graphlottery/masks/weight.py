@@ -17,6 +17,7 @@ from torch.nn.utils import prune as torch_prune
 from graphlottery.sparse import mask_to_float
 
 MASKABLE = (nn.Linear,)
+_OWNER = "_graphlottery_weight_masks"
 
 
 def _key(name: str) -> str:
@@ -136,14 +137,22 @@ class WeightMasks(nn.Module):
 
     # --- hooks --------------------------------------------------------------------------
     def attach(self) -> WeightMasks:
-        """Make the model compute with masked weights; idempotent."""
+        """Make the model compute with masked weights; idempotent. Raises ``ValueError`` if
+        another :class:`WeightMasks` is attached to the same modules (see :meth:`detach_all`)."""
         if self._handles:
             return self
         modules = dict(self._model_ref[0].named_modules())
-        for name in self.names:
-            module_name, _, param = name.rpartition(".")
-            hook = _SwapHook(self, param, _key(name))
-            module = modules[module_name]
+        targets = [modules[name.rpartition(".")[0]] for name in self.names]
+        for module in targets:
+            owner = module.__dict__.get(_OWNER)
+            if owner is not None and owner is not self:
+                raise ValueError(
+                    f"{type(module).__name__} already has other weight masks attached; call their .detach() "
+                    "or WeightMasks.detach_all(model) first"
+                )
+        for name, module in zip(self.names, targets):
+            hook = _SwapHook(self, name.rpartition(".")[2], _key(name))
+            module.__dict__[_OWNER] = self
             self._handles.append(module.register_forward_pre_hook(hook.before))
             self._handles.append(module.register_forward_hook(hook.after, always_call=True))
         return self
@@ -153,7 +162,17 @@ class WeightMasks(nn.Module):
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        for module in self._model_ref[0].modules():
+            if module.__dict__.get(_OWNER) is self:
+                del module.__dict__[_OWNER]
         return self
+
+    @staticmethod
+    def detach_all(model: nn.Module) -> None:
+        """Detach every :class:`WeightMasks` attached to ``model``'s modules."""
+        owners = {id(m.__dict__[_OWNER]): m.__dict__[_OWNER] for m in model.modules() if _OWNER in m.__dict__}
+        for owner in owners.values():
+            owner.detach()
 
     @torch.no_grad()
     def apply_(self) -> None:
@@ -164,7 +183,11 @@ class WeightMasks(nn.Module):
 
     # --- torch.nn.utils.prune interop -----------------------------------------------------
     def to_torch_prune(self, model: nn.Module | None = None) -> nn.Module:
-        """Install the hard masks as ``torch.nn.utils.prune`` masks (``weight_orig`` / ``weight_mask``)."""
+        """Install the hard masks as ``torch.nn.utils.prune`` masks (``weight_orig`` / ``weight_mask``).
+
+        These masks are detached first: ``torch.nn.utils.prune`` now applies them (and renames
+        the parameters in the state_dict, as it always does)."""
+        self.detach()
         model = model if model is not None else self._model_ref[0]
         modules = dict(model.named_modules())
         for name, hard in self.items():

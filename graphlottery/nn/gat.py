@@ -18,9 +18,11 @@ def masked_attention(adj: Adjacency, logits: Tensor, mask: Tensor) -> Tensor:
     positive. ``logits``: ``[E, H]`` and ``mask``: ``[E]`` (clamped at zero), both in CSR order.
     """
     index = adj.dst.unsqueeze(-1).expand_as(logits)
+    mask = mask.clamp_min(0.0).unsqueeze(-1)
+    kept_logits = logits.detach().masked_fill(mask == 0, float("-inf"))  # a pruned edge never sets the peak
     peak = logits.new_full((adj.num_nodes, logits.size(1)), float("-inf"))
-    peak = peak.scatter_reduce(0, index, logits.detach(), "amax", include_self=True)
-    p = torch.exp(logits - peak[adj.dst]) * mask.clamp_min(0.0).unsqueeze(-1)
+    peak = peak.scatter_reduce(0, index, kept_logits, "amax", include_self=True)
+    p = torch.exp((logits - peak[adj.dst]).clamp_max(0.0)) * mask  # > 0 only on pruned edges
     return p / adj.sum_by_target(p)[adj.dst]
 
 

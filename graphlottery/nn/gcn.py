@@ -20,7 +20,7 @@ def gcn_propagate(adj: Adjacency, x: Tensor, edge_weight: Tensor | None = None) 
     w = sorted_weight(adj, edge_weight, x)
     w = loops.sort(torch.cat([w, w.new_ones(adj.num_nodes)]))
     deg = loops.sum_by_target(w)
-    dinv = deg.clamp_min(1e-12).rsqrt()
+    dinv = deg.clamp_min(1.0).rsqrt()  # >= 1 unless soft scores went negative
     return loops.matmul(dinv[loops.dst] * w * dinv[loops.src], x)
 
 
