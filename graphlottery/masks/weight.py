@@ -174,13 +174,6 @@ class WeightMasks(nn.Module):
         for owner in owners.values():
             owner.detach()
 
-    @torch.no_grad()
-    def apply_(self) -> None:
-        """Zero the pruned weights in place (``weight *= hard``)."""
-        params = dict(self._model_ref[0].named_parameters())
-        for name, hard in self.items():
-            params[name].mul_(hard)
-
     # --- torch.nn.utils.prune interop -----------------------------------------------------
     def to_torch_prune(self, model: nn.Module | None = None) -> nn.Module:
         """Install the hard masks as ``torch.nn.utils.prune`` masks (``weight_orig`` / ``weight_mask``).
