@@ -49,6 +49,9 @@ def write_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
+RUN_ONLY = {"rounds", "seeds", "random_baseline", "device", "data_root"}  # may change when resuming
+
+
 def _check_same_config(out: Path, config: GLTConfig) -> None:
     saved = out / "config.yaml"
     if not saved.is_file():
@@ -56,9 +59,7 @@ def _check_same_config(out: Path, config: GLTConfig) -> None:
         return
     defaults = {f.name: f.default for f in dataclasses.fields(GLTConfig) if f.default is not dataclasses.MISSING}
     old = {**defaults, **yaml.safe_load(saved.read_text())}
-    fixed = ("dataset", "model", "hidden", "layers", "heads", "dropout", "lr", "weight_decay", "s1", "s2",
-             "mask_epochs", "retrain_epochs", "prune_graph", "prune_weight", "reference", "directed",
-             "mask_weight_decay", "mask_noise", "l1")
+    fixed = [k for k in defaults if k not in RUN_ONLY] + ["dataset"]
     changed = [k for k in fixed if old.get(k) != config.to_dict()[k]]
     if changed:
         raise ConfigError(

@@ -43,5 +43,5 @@ class NodeClassification:
     @torch.no_grad()
     def evaluate(self, out: Tensor) -> tuple[float, float]:
         correct = out.argmax(-1) == self.y
-        val, test = (correct[self.splits[k]].float().mean() for k in ("val", "test"))
-        return float(val), float(test)
+        val, test = torch.stack([correct[self.splits[k]].float().mean() for k in ("val", "test")]).tolist()
+        return val, test  # one device sync per evaluation
