@@ -6,6 +6,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,3 +30,9 @@ def citeseer(data_env):
     from graphlottery.data import load_planetoid
 
     return load_planetoid("CiteSeer")
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Every device this machine has: CPU always, CUDA when a GPU is present."""
+    return torch.device(request.param)

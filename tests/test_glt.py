@@ -21,8 +21,8 @@ def rounds_without_time(results):
     return [{k: v for k, v in r.items() if k not in skip} for r in results["rounds"]]
 
 
-def test_short_glt_run_reaches_accuracy_and_exact_sparsity(tmp_path):
-    results = run_glt(config(), tmp_path, progress=False)
+def test_short_glt_run_reaches_accuracy_and_exact_sparsity(tmp_path, device):
+    results = run_glt(config(device=str(device)), tmp_path, progress=False)
     rounds = results["rounds"]
     assert rounds[0]["test"] >= 0.79  # a dense GCN-512 on Cora
     assert all(r["test"] >= rounds[0]["test"] - 0.03 for r in rounds)
@@ -111,13 +111,13 @@ def test_cli_runs_and_reports_bad_config(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["gin", "gat", "sage"])
-def test_one_round_for_every_model(cora, name):
+def test_one_round_for_every_model(cora, name, device):
     from graphlottery.nn import MODELS
 
     torch.manual_seed(0)
     kwargs = {"heads": 2} if name == "gat" else {}
     model = MODELS[name](cora.num_features, 32, 7, **kwargs)
-    ugs = UGS(model, cora, mask_epochs=15, retrain_epochs=40, lr=0.01, s1=1e-3, s2=1e-3)
+    ugs = UGS(model, cora, mask_epochs=15, retrain_epochs=40, lr=0.01, s1=1e-3, s2=1e-3, device=device)
     record = ugs.step()
     assert record["test"] > 0.6
     assert record["graph_sparsity"] == pytest.approx(264 / 5278)

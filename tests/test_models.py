@@ -105,14 +105,20 @@ def test_sage_mean_over_kept_neighbours():
 
 
 @pytest.mark.parametrize("model_cls", [GCN, GIN, GAT, GraphSAGE])
-def test_zero_mask_equals_compacted_graph_and_sparse_features_equal_dense(model_cls):
+def test_zero_mask_equals_compacted_graph_and_sparse_features_equal_dense(model_cls, device):
     torch.manual_seed(0)
-    model = model_cls(6, 8, 3).eval()
-    x = (torch.rand(N, 6) < 0.4).float()
-    mask = torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0])
-    out = model(x, EDGES, mask)
-    torch.testing.assert_close(out, model(x, EDGES[:, mask.bool()]))
-    torch.testing.assert_close(out, model(sparse_features(x), EDGES, mask))
+    model = model_cls(6, 8, 3).eval().to(device)
+    x = (torch.rand(N, 6) < 0.4).float().to(device)
+    edges = EDGES.to(device)
+    mask = torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], device=device)
+    out = model(x, edges, mask)
+    torch.testing.assert_close(out, model(x, edges[:, mask.bool()]))
+    torch.testing.assert_close(out, model(sparse_features(x), edges, mask))
+    # gradients reach the edge mask and the weights on every device
+    mask.requires_grad_()
+    model.train()
+    model(sparse_features(x), edges, mask).square().sum().backward()
+    assert mask.grad is not None and torch.isfinite(mask.grad).all() and mask.grad.abs().sum() > 0
 
 
 def test_gat_pruned_edge_with_huge_logit_does_not_underflow_kept_ones():

@@ -10,15 +10,16 @@ def random_graph(n=12, e=40, seed=0):
 
 
 def dense_adjacency(edge_index, weight, n):
-    a = torch.zeros(n, n, dtype=weight.dtype)
+    a = torch.zeros(n, n, dtype=weight.dtype, device=weight.device)
     return a.index_put((edge_index[1], edge_index[0]), weight, accumulate=True)
 
 
-def test_matmul_and_gradients_match_dense():
+def test_matmul_and_gradients_match_dense(device):
     edge_index, n = random_graph()
+    edge_index = edge_index.to(device)
     adj = Adjacency(edge_index, n)
-    w = torch.rand(edge_index.size(1), dtype=torch.double, requires_grad=True)
-    x = torch.randn(n, 5, dtype=torch.double, requires_grad=True)
+    w = torch.rand(edge_index.size(1), dtype=torch.double, device=device, requires_grad=True)
+    x = torch.randn(n, 5, dtype=torch.double, device=device, requires_grad=True)
     out = adj.matmul(adj.sort(w), x)
     ref_w = w.detach().clone().requires_grad_()
     ref_x = x.detach().clone().requires_grad_()
@@ -31,9 +32,9 @@ def test_matmul_and_gradients_match_dense():
     torch.testing.assert_close(x.grad, ref_x.grad)
 
 
-def test_csr_linear_matches_dense():
-    x = (torch.rand(30, 20) < 0.2).float() * torch.rand(30, 20)
-    weight = torch.randn(8, 20, requires_grad=True)
+def test_csr_linear_matches_dense(device):
+    x = ((torch.rand(30, 20) < 0.2).float() * torch.rand(30, 20)).to(device)
+    weight = torch.randn(8, 20, device=device, requires_grad=True)
     out = csr_linear(sparse_features(x), weight)
     out.sum().backward()
     ref_w = weight.detach().clone().requires_grad_()
@@ -56,15 +57,15 @@ def test_bad_edge_index_is_named(edge_index, message):
         check_edge_index(edge_index, 3)
 
 
-def test_dropout_on_sparse_features_keeps_the_transpose_consistent():
+def test_dropout_on_sparse_features_keeps_the_transpose_consistent(device):
     from graphlottery.nn.base import feature_dropout
 
     torch.manual_seed(0)
-    x = (torch.rand(30, 20) < 0.3).float() * torch.rand(30, 20)
+    x = ((torch.rand(30, 20) < 0.3).float() * torch.rand(30, 20)).to(device)
     dropped = feature_dropout(sparse_features(x), 0.5, training=True)
     dense = dropped.to_dense()
     assert 0 < int((dense != 0).sum()) < int((x != 0).sum())
     torch.testing.assert_close(dropped.transposed.to_dense(), dense.t())
-    weight = torch.randn(4, 20, requires_grad=True)
+    weight = torch.randn(4, 20, device=device, requires_grad=True)
     csr_linear(dropped, weight).sum().backward()
-    torch.testing.assert_close(weight.grad, torch.ones(30, 4).t() @ dense)
+    torch.testing.assert_close(weight.grad, torch.ones(30, 4, device=device).t() @ dense)

@@ -12,23 +12,24 @@ def setup(seed=0):
     return model, WeightMasks(model), MaskedGraph(data)
 
 
-def test_round_trip_with_safe_loading(tmp_path):
+def test_round_trip_with_safe_loading(tmp_path, device):
     model, masks, graph = setup()
+    model, masks, graph = model.to(device), masks.to(device), graph.to(device)
     rewind = {k: v.clone() for k, v in model.state_dict().items()}
-    masks.set_hard({n: torch.rand(m.shape) > 0.5 for n, m in masks.items()})
-    graph.set_keep(torch.tensor([True, False, True]))
+    masks.set_hard({n: torch.rand(m.shape, device=device) > 0.5 for n, m in masks.items()})
+    graph.set_keep(torch.tensor([True, False, True], device=device))
     path = Ticket.capture(model, masks, rewind, graph, seed=3, round=2, config={"lr": 0.01}).save(tmp_path / "t.pt")
     torch.load(path, weights_only=True)  # plain tensors and numbers only
 
-    other, other_masks, other_graph = setup(seed=1)
+    other, other_masks, other_graph = setup(seed=1)  # on the CPU: a ticket moves between devices
     ticket = Ticket.load(path)
     ticket.apply(other, other_masks, other_graph)
     assert (ticket.seed, ticket.round, ticket.config) == (3, 2, {"lr": 0.01})
     for name, mask in masks.items():
-        assert torch.equal(other_masks.hard(name), mask)
+        assert torch.equal(other_masks.hard(name), mask.cpu())
     for key, value in rewind.items():
-        assert torch.equal(other.state_dict()[key], value)
-    assert torch.equal(other_graph.keep, graph.keep)
+        assert torch.equal(other.state_dict()[key], value.cpu())
+    assert torch.equal(other_graph.keep, graph.keep.cpu())
 
 
 def test_ticket_for_another_model_or_graph_is_rejected(tmp_path):
