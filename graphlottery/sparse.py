@@ -80,7 +80,8 @@ class Adjacency:
     def to(self, device: torch.device | str) -> Adjacency:
         out = object.__new__(Adjacency)
         out.__dict__ = {k: v.to(device) if isinstance(v, (Tensor, Adjacency)) else v for k, v in self.__dict__.items()}
-        out.__dict__.pop("_multi_head", None)
+        for cached in ("_multi_head", "_sort", "_loop_index"):
+            out.__dict__.pop(cached, None)
         return out
 
     def with_self_loops(self) -> Adjacency:
@@ -92,6 +93,21 @@ class Adjacency:
             edges = torch.stack([torch.cat([self.src, loop]), torch.cat([self.dst, loop])])
             cached = self.__dict__["_with_loops"] = Adjacency(edges, self.num_nodes, check=False)
         return cached
+
+    def loop_weights(self, edge_weight: Tensor | None, like: Tensor) -> Tensor:
+        """Per-edge weights (``[E]``, ``edge_index`` order; ``None``: ones) and a weight of 1
+        per self-loop, in the CSR order of :meth:`with_self_loops` (``[E + N]``), as one gather."""
+        loops = self.with_self_loops()
+        if edge_weight is None:
+            return torch.ones(loops.num_edges, dtype=like.dtype, device=like.device)
+        if edge_weight.size(0) != self.num_edges:
+            raise ValueError(f"expected {self.num_edges} edge values, got {edge_weight.size(0)}")
+        index = self.__dict__.get("_loop_index")
+        if index is None:  # position in [edge_weight, ones] of each loops-CSR edge
+            base = torch.cat([self.perm, torch.arange(self.num_edges, loops.num_edges, device=self.device)])
+            index = self.__dict__["_loop_index"] = Permutation(base[loops.perm])
+        values = torch.cat([edge_weight.to(like.dtype), like.new_ones(self.num_nodes)])
+        return index.gather(values)
 
     def multi_head(self, heads: int) -> Adjacency:
         """The graph repeated once per head on nodes ``n * heads + k`` (built once, cached), so
@@ -109,7 +125,10 @@ class Adjacency:
         """Reorder per-edge values (``[E, ...]``, ``edge_index`` order) into CSR order."""
         if edge_values.size(0) != self.num_edges:
             raise ValueError(f"expected {self.num_edges} edge values, got {edge_values.size(0)}")
-        return edge_values[self.perm]
+        perm = self.__dict__.get("_sort")
+        if perm is None:
+            perm = self.__dict__["_sort"] = Permutation(self.perm)
+        return perm.gather(edge_values)
 
     def matmul(self, sorted_weight: Tensor | None, x: Tensor) -> Tensor:
         """``A_w @ x`` for weights already in CSR order (``None``: all ones)."""
@@ -121,6 +140,33 @@ class Adjacency:
         """Sum CSR-ordered edge values into their target nodes (shape ``[N, ...]``)."""
         out = sorted_values.new_zeros((self.num_nodes, *sorted_values.shape[1:]))
         return out.index_add(0, self.dst, sorted_values)
+
+
+class Permutation:
+    """A permutation of ``n`` positions whose gather ``values[index]`` has a gather as its
+    backward too (through the inverse permutation), instead of a scatter-add."""
+
+    def __init__(self, index: Tensor):
+        self.index = index
+        self.inverse = torch.empty_like(index)
+        self.inverse[index] = torch.arange(index.numel(), device=index.device)
+
+    def gather(self, values: Tensor) -> Tensor:
+        """``values[index]`` for ``values`` of shape ``[n, ...]``."""
+        if not values.requires_grad:
+            return values[self.index]
+        return _Gather.apply(values, self)
+
+
+class _Gather(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, values: Tensor, perm: Permutation) -> Tensor:
+        ctx.perm = perm
+        return values[perm.index]
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return grad[ctx.perm.inverse], None
 
 
 class _WeightedSpmm(torch.autograd.Function):

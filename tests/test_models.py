@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from graphlottery.nn import GAT, GCN, GIN, GATConv, GINConv, GraphSAGE, SAGEConv, gcn_propagate
+from graphlottery.nn import GAT, GCN, GIN, GATConv, GCNConv, GINConv, GraphSAGE, SAGEConv, gcn_propagate
 from graphlottery.sparse import Adjacency, sparse_features
 
 # 0 <-> 1, 1 <-> 2, 2 <-> 3, plus 0 <-> 2
@@ -131,3 +131,24 @@ def test_gat_pruned_edge_with_huge_logit_does_not_underflow_kept_ones():
     out = conv(x, torch.tensor([[1], [0]]), torch.zeros(1))
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out[0], conv.bias)  # only the self-loop (x_0 = 0) is left
+
+
+def test_gcn_normalisation_gradient_matches_autograd():
+    from graphlottery.nn.gcn import GCNNorm
+
+    torch.manual_seed(0)
+    edges = torch.randint(0, 7, (2, 20))
+    adj = Adjacency(edges, 7)
+    like = torch.zeros(1, dtype=torch.double)
+    # negative soft scores too: degrees below 1 are clamped and pass no gradient
+    for w in (torch.rand(20, dtype=torch.double), torch.rand(20, dtype=torch.double) - 0.7):
+        torch.autograd.gradcheck(lambda m: GCNNorm.of(adj, m, like).weight, (w.requires_grad_(),))
+
+
+def test_gcn_propagates_at_the_smaller_width():
+    torch.manual_seed(0)
+    conv = GCNConv(3, 8)
+    x = torch.randn(N, 3)
+    mask = torch.rand(EDGES.size(1))
+    a = gcn_propagate(Adjacency(EDGES, N), torch.eye(N), mask)  # the normalised matrix itself
+    torch.testing.assert_close(conv(x, EDGES, mask), a @ x @ conv.lin.weight.t() + conv.bias)

@@ -1,7 +1,7 @@
 """GNNs whose message passing takes a per-edge mask as ``edge_weight``."""
 from graphlottery.nn.base import MessagePassingStack, feature_dropout
 from graphlottery.nn.gat import GAT, GATConv
-from graphlottery.nn.gcn import GCN, GCNConv, gcn_propagate
+from graphlottery.nn.gcn import GCN, GCNConv, GCNNorm, gcn_propagate
 from graphlottery.nn.gin import GIN, GINConv
 from graphlottery.nn.sage import GraphSAGE, SAGEConv
 from graphlottery.sparse import Adjacency
@@ -14,6 +14,7 @@ __all__ = [
     "GATConv",
     "GCN",
     "GCNConv",
+    "GCNNorm",
     "GIN",
     "GINConv",
     "GraphSAGE",
