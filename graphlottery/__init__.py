@@ -2,8 +2,17 @@
 
 One masked-graph abstraction (:class:`MaskedGraph`) and weight masks for any module
 (:class:`WeightMasks`); on them, Unified GNN Sparsification (:class:`UGS`) and graph lottery
-tickets (:func:`run_glt`, :class:`Ticket`).
+tickets (:func:`run_glt`, :class:`Ticket`); Cold Brew for cold-start nodes (:func:`run_coldbrew`).
 """
+from graphlottery.coldbrew import (
+    ColdBrewConfig,
+    ColdBrewStudent,
+    ColdStartSplit,
+    StructuralEmbeddingGCN,
+    cold_start_split,
+    feature_contribution_ratio,
+    run_coldbrew,
+)
 from graphlottery.config import ConfigError, GLTConfig
 from graphlottery.data import load_dataset, load_planetoid
 from graphlottery.graph import MaskedGraph
@@ -15,6 +24,10 @@ from graphlottery.tasks import NodeClassification
 __version__ = "0.1.0"
 
 __all__ = [
+    "ColdBrewConfig",
+    "ColdBrewStudent",
+    "ColdStartSplit",
+    "StructuralEmbeddingGCN",
     "GAT",
     "GCN",
     "GIN",
@@ -28,10 +41,13 @@ __all__ = [
     "TicketError",
     "UGS",
     "WeightMasks",
+    "cold_start_split",
+    "feature_contribution_ratio",
     "inference_macs",
     "load_dataset",
     "load_planetoid",
     "prune_lowest",
+    "run_coldbrew",
     "run_glt",
     "sparsity",
 ]

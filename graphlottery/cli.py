@@ -27,6 +27,16 @@ def _glt(args: argparse.Namespace) -> None:
     print(f"results: {args.out}/results.json, curve: {args.out}/curve.png")
 
 
+def _coldbrew(args: argparse.Namespace) -> None:
+    from graphlottery.coldbrew.run import ColdBrewConfig, format_table, run_coldbrew
+
+    config = ColdBrewConfig.from_yaml(args.config, seeds=args.seeds, device=args.device, data_root=args.data_root,
+                                      epochs=args.epochs, ticket=args.ticket)
+    results = run_coldbrew(config, args.out, progress=not args.quiet)
+    print(format_table(results))
+    print(f"results: {args.out}/results.json, chart: {args.out}/accuracy.png")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="graphlottery", description="Graph lottery tickets on PyTorch Geometric.")
     sub = root.add_subparsers(dest="command", required=True)
@@ -43,6 +53,17 @@ def parser() -> argparse.ArgumentParser:
     glt.add_argument("--no-baseline", action="store_true", help="skip the random-pruning baseline")
     glt.add_argument("--quiet", action="store_true", help="no progress bars")
     glt.set_defaults(func=_glt)
+
+    cb = sub.add_parser("coldbrew", help="Cold Brew: GNN teacher distilled into an MLP for cold-start nodes")
+    cb.add_argument("config", help="YAML config, e.g. configs/coldbrew/cora.yaml")
+    cb.add_argument("--out", required=True, help="output folder; finished seeds in an existing one are kept")
+    cb.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
+    cb.add_argument("--epochs", type=int, help="training epochs of the GCN, MLP, teacher and student")
+    cb.add_argument("--ticket", help="a GCN ticket file the teacher starts from (its weights and masks)")
+    cb.add_argument("--device", help="cpu, cuda, cuda:1, ...")
+    cb.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
+    cb.add_argument("--quiet", action="store_true", help="no progress bars")
+    cb.set_defaults(func=_coldbrew)
     return root
 
 

@@ -55,8 +55,40 @@ def _check_device(device: str) -> None:
         raise ConfigError(f"device {device!r} requested but CUDA is not available on this machine")
 
 
+class Config:
+    """Typed config loaded from a dict or YAML; subclasses are dataclasses."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Any:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(names)}")
+        if "dataset" not in values:
+            raise ConfigError("config needs a 'dataset'")
+        return cls(**{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike, **overrides: Any) -> Any:
+        """Load ``path`` and apply ``overrides`` (``None`` values are ignored)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{str(path)!r} is not valid YAML: {err}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{str(path)!r} must hold a mapping of config keys")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass
-class GLTConfig:
+class GLTConfig(Config):
     """Graph lottery ticket search (UGS rounds) for node classification.
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
@@ -118,31 +150,3 @@ class GLTConfig:
             self.directed = self.reference
         if self.mask_weight_decay is None:
             self.mask_weight_decay = self.reference
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> GLTConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(names)}")
-        if "dataset" not in values:
-            raise ConfigError("config needs a 'dataset'")
-        return cls(**{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike, **overrides: Any) -> GLTConfig:
-        """Load ``path`` and apply ``overrides`` (``None`` values are ignored)."""
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{str(path)!r} is not valid YAML: {err}") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{str(path)!r} must hold a mapping of config keys")
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.from_dict(values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)

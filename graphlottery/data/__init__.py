@@ -7,15 +7,28 @@ from torch_geometric.data import Data
 
 from graphlottery.data.planetoid import PLANETOID, load_planetoid
 from graphlottery.data.root import CACHE_ENV, DATA_ENV, cache_root, data_root
+from graphlottery.data.wikipedia import WIKIPEDIA, load_wikipedia
 
-DATASETS = dict(PLANETOID)  # lower-case name -> proper name
+DATASETS = {**PLANETOID, **WIKIPEDIA}  # lower-case name -> proper name
 
 
-def load_dataset(name: str, root: str | os.PathLike | None = None) -> Data:
-    """Load a single-graph node-classification dataset by name (Planetoid for now)."""
+def load_dataset(name: str, root: str | os.PathLike | None = None, split: int = 0) -> Data:
+    """Load a single-graph node-classification dataset by name: Planetoid (public split) or
+    chameleon / squirrel (geom-gcn split number ``split``)."""
     if name.lower() in PLANETOID:
         return load_planetoid(name, root)
-    raise ValueError(f"unknown dataset {name!r}; available: {sorted(PLANETOID.values())}")
+    if name.lower() in WIKIPEDIA:
+        return load_wikipedia(name, root, split)
+    raise ValueError(f"unknown dataset {name!r}; available: {sorted(DATASETS.values())}")
 
 
-__all__ = ["CACHE_ENV", "DATASETS", "DATA_ENV", "cache_root", "data_root", "load_dataset", "load_planetoid"]
+__all__ = [
+    "CACHE_ENV",
+    "DATASETS",
+    "DATA_ENV",
+    "cache_root",
+    "data_root",
+    "load_dataset",
+    "load_planetoid",
+    "load_wikipedia",
+]
