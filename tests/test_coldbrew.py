@@ -90,6 +90,20 @@ def test_virtual_neighbours_match_brute_force_and_skip_the_node_itself():
     torch.testing.assert_close(weight, torch.softmax(top / 0.5, 1))
 
 
+@pytest.mark.parametrize("score", ["dot", "cosine"])
+@pytest.mark.parametrize("margin", [0, 8])  # margin 0: many rows fail the bound and are searched again
+def test_bfloat16_screening_returns_the_float32_neighbours(score, margin):
+    torch.manual_seed(1)
+    query, pool = torch.randn(400, 32), torch.randn(300, 32)
+    self_index = torch.full((400,), -1)
+    self_index[100:] = torch.randperm(300)
+    exact = virtual_neighbours(query, pool, 5, self_index, score=score, screen=False)
+    screened = virtual_neighbours(query, pool, 5, self_index, score=score, screen=True, margin=margin,
+                                  chunk_bytes=6 * 300 * 64)
+    assert torch.equal(screened[0], exact[0])
+    torch.testing.assert_close(screened[1], exact[1], rtol=1e-4, atol=1e-5)
+
+
 def test_feature_contribution_ratio_reproduces_the_paper():
     assert feature_contribution_ratio(86.96, 69.02, 78.18) == pytest.approx(0.3286, abs=1e-4)  # Cora
     assert feature_contribution_ratio(65.1, 86.26, 32.06) == pytest.approx(1.3904, abs=1e-4)  # MLP > GNN

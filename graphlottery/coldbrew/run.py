@@ -53,8 +53,9 @@ class ColdBrewConfig(Config):
     ``train``; ``all``, the released code). ``score`` / ``temperature`` / ``k``: how virtual
     neighbours are found and weighted (the paper: ``dot``, 1, 3); ``include_mimic``: the student's
     classifier also sees its own predicted teacher embedding (the released code does; the paper
-    does not). ``ticket``: a GCN ticket (e.g. from ``graphlottery glt``) whose rewind weights,
-    weight masks and edge mask the teacher starts from and keeps.
+    does not). ``student_gate``: start the side inputs' learnable scales at this value (the released
+    code: ``1e-4``; ``None``: no scales). ``ticket``: a GCN ticket (e.g. from ``graphlottery glt``)
+    whose rewind weights, weight masks and edge mask the teacher starts from and keeps.
     """
 
     dataset: str
@@ -74,6 +75,7 @@ class ColdBrewConfig(Config):
     score: str = "cosine"
     temperature: float = 0.1
     include_mimic: bool = True
+    student_gate: float | None = None
     mimic_nodes: str = "non_isolated"
     pool: str = "non_evaluation"
     isolated: float = 0.1
@@ -219,7 +221,7 @@ def run_seed(config: ColdBrewConfig, seed: int, progress: bool = False) -> dict[
     def student() -> Tensor:
         model = ColdBrewStudent(data.num_features, targets.size(1), num_classes, config.student_hidden,
                                 config.student_dropout, config.k, config.score, config.temperature,
-                                config.include_mimic).to(device)
+                                config.include_mimic, config.student_gate).to(device)
         mimic = ~data.isolated_mask if config.mimic_nodes == "non_isolated" else data.train_mask
         train_mimic(model, x, targets, mimic.nonzero().view(-1), config.mimic_epochs, config.student_lr,
                     config.weight_decay)

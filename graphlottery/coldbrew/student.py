@@ -87,7 +87,7 @@ def virtual_neighbours(
         screen = query.size(0) * pool.size(0) * pool.size(1) > SCREEN_ABOVE
     candidates = min(k + margin, pool.size(0) - excluded)
     screen = screen and candidates < pool.size(0) - excluded
-    rows = max(1, chunk_bytes // ((6 if screen else 4) * pool.size(0)))
+    rows = max(1, chunk_bytes // ((2 if screen else 4) * pool.size(0)))
     pool_t = pool.t().contiguous()
     pool_t16 = pool_t.bfloat16() if screen else None
     bound = BF16_ERROR * float(pool.norm(dim=1).max()) if screen else 0.0
@@ -115,9 +115,8 @@ def _scores(q: Tensor, pool_t: Tensor, own: Tensor | None) -> Tensor:
 
 def _screened_topk(q: Tensor, pool: Tensor, pool_t: Tensor, pool_t16: Tensor, own: Tensor | None, k: int,
                    candidates: int, bound: float) -> tuple[Tensor, Tensor]:
-    approx = _scores(q.bfloat16(), pool_t16, own).float()
-    approx_top, cand = approx.topk(candidates, dim=1)
-    del approx
+    approx_top, cand = _scores(q.bfloat16(), pool_t16, own).topk(candidates, dim=1)
+    approx_top = approx_top.float()
     exact = torch.einsum("cd,cmd->cm", q, pool[cand])
     exact = exact.masked_fill(approx_top == float("-inf"), float("-inf"))
     top, pos = exact.topk(k, dim=1)
@@ -135,16 +134,24 @@ class ColdBrewStudent(nn.Module):
     classifies ``[x || \\tilde e || \\hat e]`` (``[F + 2D] -> [C]``; without ``\\hat e`` when
     ``include_mimic=False``, the paper's input), where :math:`\\hat e = \\xi_1(x)` and
     :math:`\\tilde e` aggregates its top-``k`` virtual neighbours among the pool's teacher
-    embeddings (see :func:`virtual_neighbours` for ``score`` and ``temperature``)."""
+    embeddings (see :func:`virtual_neighbours` for ``score`` and ``temperature``).
+
+    ``gate_init``: if set, each side input is scaled by a learnable scalar starting at this value
+    (the released code's alphas, ``1e-4``), so the classifier starts as a plain MLP on ``x``.
+    """
 
     def __init__(self, in_channels: int, target_channels: int, num_classes: int, hidden: int = 256,
                  dropout: float = 0.5, k: int = 10, score: str = "cosine", temperature: float = 0.1,
-                 include_mimic: bool = True):
+                 include_mimic: bool = True, gate_init: float | None = None):
         super().__init__()
         self.mimic = MLP([in_channels, hidden, target_channels], dropout)
-        side = target_channels * (2 if include_mimic else 1)
-        self.classify = MLP([in_channels, hidden, num_classes], dropout, side_channels=side)
+        parts = 2 if include_mimic else 1
+        self.classify = MLP([in_channels, hidden, num_classes], dropout, side_channels=parts * target_channels)
         self.k, self.score, self.temperature, self.include_mimic = k, score, temperature, include_mimic
+        self.target_channels = target_channels
+        # learnable scales of the side inputs (the released code's alphas): starting near zero,
+        # the classifier begins as a plain MLP on x and uses the teacher's view only as it helps
+        self.gate = None if gate_init is None else nn.Parameter(torch.full((parts,), float(gate_init)))
 
     @torch.no_grad()
     def neighbour_features(self, x: Tensor, pool_targets: Tensor, self_index: Tensor | None = None) -> Tensor:
@@ -159,4 +166,6 @@ class ColdBrewStudent(nn.Module):
         return torch.cat([aggregate, query], dim=-1) if self.include_mimic else aggregate
 
     def forward(self, x: Tensor, neighbour_features: Tensor) -> Tensor:
+        if self.gate is not None:
+            neighbour_features = neighbour_features * self.gate.repeat_interleave(self.target_channels)
         return self.classify(x, neighbour_features)
