@@ -162,6 +162,7 @@ def accuracies(pred: Tensor, y: Tensor, data) -> dict[str, float]:
 
 def _teacher(config: ColdBrewConfig, data, num_classes: int, device: torch.device) -> tuple[nn.Module, Tensor]:
     """The structural-embedding teacher and its edge weights (cold-start mask, and the ticket's)."""
+    data = data.cpu()  # tickets load on the CPU; both results move to ``device`` at the end
     gnn = GCN(data.num_features, config.hidden, num_classes, dropout=config.dropout)
     edge_weight = data.cold_edge_mask.float()
     if config.ticket is not None:
@@ -238,7 +239,8 @@ def run_seed(config: ColdBrewConfig, seed: int, progress: bool = False) -> dict[
     full = {"gcn": step("gcn, whole graph", lambda: gcn_on(None)),
             "label_propagation": step("label propagation, whole graph", lambda: lp_on(None))}
     steps.close()
-    splits = {name: {m: accuracies(p, y, data)[name] for m, p in preds.items()} for name in NODE_SETS}
+    scored = {m: accuracies(p, y, data) for m, p in preds.items()}
+    splits = {name: {m: acc[name] for m, acc in scored.items()} for name in NODE_SETS}
     whole = {m: accuracies(p, y, data)["all"] for m, p in full.items()}
     whole["mlp"] = splits["all"]["mlp"]
     sizes = {name: int((data.test_mask & data[f"{name}_mask"]).sum()) for name in NODE_SETS if name != "all"}
