@@ -66,7 +66,7 @@ def virtual_neighbours(
     each query may not pick (the node itself).
 
     ``screen`` (default: for searches above ``SCREEN_ABOVE`` multiply-adds) first scores in bfloat16,
-    about 3x faster on CPUs with bf16 dot products, keeps ``k + margin`` candidates and rescores them
+    about 4x faster on CPUs with bf16 dot products, keeps ``k + margin`` candidates and rescores them
     in float32. The result stays exact: a row is accepted only if its ``k``-th exact score beats every
     non-candidate's bfloat16 score plus the rounding bound ``BF16_ERROR |q| max|p|``; other rows are
     searched again in float32.
