@@ -181,3 +181,18 @@ def test_teacher_from_a_ticket_keeps_its_masks(cora, tmp_path):
                  val_mask=cora.val_mask, test_mask=cora.test_mask)
     with pytest.raises(TicketError, match="another graph"):
         _teacher(config, cold_start_split(other), 7, torch.device("cpu"))
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [({"dataset": "Cora", "score": "euclid"}, "score must be one of"),
+     ({"dataset": "Cora", "pool": "test"}, "pool must be one of"),
+     ({"dataset": "Cora", "temperature": 0}, "temperature must be positive"),
+     ({"dataset": "Cora", "topk": 3}, "unknown config key"),
+     ({"dataset": "Amazon"}, "unknown dataset")],
+)
+def test_bad_coldbrew_config_is_named(values, message):
+    from graphlottery import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        ColdBrewConfig.from_dict(values)
