@@ -86,6 +86,38 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def _check(self, positive: tuple[str, ...] = (), choices: dict[str, Any] | None = None) -> None:
+        """Checks every config shares: a known ``dataset``, at least one seed, a usable ``device``;
+        plus positive integers and allowed values of the named keys."""
+        from graphlottery.data import DATASETS
+
+        if self.dataset.lower() not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS.values())}")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name, allowed in (choices or {}).items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
+        if not self.seeds:
+            raise ConfigError("seeds must list at least one seed")
+        _check_device(self.device)
+
+    def check_resume(self, out: Path, run_only: set[str]) -> None:
+        """Write this config to ``out/config.yaml``, unless ``out`` holds a run whose config
+        differs in a key outside ``run_only`` (keys a resumed run may change): then raise."""
+        saved = out / "config.yaml"
+        if saved.is_file():
+            defaults = {f.name: f.default for f in dataclasses.fields(self) if f.default is not dataclasses.MISSING}
+            old = {**defaults, **(yaml.safe_load(saved.read_text()) or {})}
+            new = self.to_dict()
+            changed = sorted(k for k in new if k not in run_only and old.get(k) != new[k])
+            if changed:
+                raise ConfigError(
+                    f"{str(out)!r} holds a run with different {changed}; use another --out or the same settings"
+                )
+        saved.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
 
 @dataclass
 class GLTConfig(Config):
@@ -123,11 +155,8 @@ class GLTConfig(Config):
     def __post_init__(self) -> None:
         from graphlottery.nn import MODELS
 
-        if self.model not in MODELS:
-            raise ConfigError(f"model must be one of {sorted(MODELS)}, got {self.model!r}")
-        for name in ("hidden", "layers", "heads", "mask_epochs", "retrain_epochs"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        self._check(("hidden", "layers", "heads", "mask_epochs", "retrain_epochs"),
+                    {"model": sorted(MODELS), "l1": ("coupled", "decoupled")})
         if self.layers < 2:
             raise ConfigError(f"layers must be at least 2, got {self.layers}")
         if self.rounds < 0:
@@ -137,15 +166,6 @@ class GLTConfig(Config):
                 check_fraction(getattr(self, name), name)
             except ValueError as err:
                 raise ConfigError(str(err)) from None
-        if not self.seeds:
-            raise ConfigError("seeds must list at least one seed")
-        from graphlottery.data import DATASETS
-
-        if self.dataset.lower() not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS.values())}")
-        if self.l1 not in ("coupled", "decoupled"):
-            raise ConfigError(f"l1 must be 'coupled' or 'decoupled', got {self.l1!r}")
-        _check_device(self.device)
         if self.directed is None:
             self.directed = self.reference
         if self.mask_weight_decay is None:

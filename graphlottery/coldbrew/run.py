@@ -20,7 +20,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -28,8 +27,8 @@ from graphlottery.coldbrew.fcr import feature_contribution_ratio, label_propagat
 from graphlottery.coldbrew.split import MODES, cold_start_split
 from graphlottery.coldbrew.student import MLP, SCORES, ColdBrewStudent
 from graphlottery.coldbrew.teacher import StructuralEmbeddingGCN
-from graphlottery.config import Config, ConfigError, _check_device
-from graphlottery.data import DATASETS, load_dataset
+from graphlottery.config import Config, ConfigError
+from graphlottery.data import load_dataset
 from graphlottery.graph import MaskedGraph
 from graphlottery.lottery.glt import write_json
 from graphlottery.lottery.ticket import Ticket
@@ -40,6 +39,7 @@ from graphlottery.sparse import Adjacency
 
 MODELS = ("gcn", "mlp", "label_propagation", "teacher", "coldbrew")
 NODE_SETS = ("isolated", "tail", "head", "all")
+RUN_ONLY = {"seeds", "device", "data_root"}  # may change when resuming
 
 
 @dataclass
@@ -90,21 +90,11 @@ class ColdBrewConfig(Config):
     data_root: str | None = None
 
     def __post_init__(self) -> None:
-        if self.dataset.lower() not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS.values())}")
-        for name in ("hidden", "epochs", "student_hidden", "mimic_epochs", "k", "lp_steps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        choices = {"mimic_nodes": ("non_isolated", "train"), "pool": ("non_evaluation", "train", "all"),
-                   "split_mode": MODES, "score": SCORES}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
-        if not self.seeds:
-            raise ConfigError("seeds must list at least one seed")
+        self._check(("hidden", "epochs", "student_hidden", "mimic_epochs", "k", "lp_steps"),
+                    {"mimic_nodes": ("non_isolated", "train"), "pool": ("non_evaluation", "train", "all"),
+                     "split_mode": MODES, "score": SCORES})
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be positive, got {self.temperature}")
-        _check_device(self.device)
 
 
 def train_classifier(
@@ -314,14 +304,7 @@ def run_coldbrew(config: ColdBrewConfig, out: str | os.PathLike, progress: bool 
     """Run (or resume) every seed, then write ``results.json`` and ``accuracy.png``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    saved = out / "config.yaml"
-    fixed = {k: v for k, v in config.to_dict().items() if k not in ("seeds", "device", "data_root")}
-    if saved.is_file():
-        old = {k: v for k, v in (yaml.safe_load(saved.read_text()) or {}).items() if k in fixed}
-        changed = sorted(k for k in fixed if old.get(k) != fixed[k])
-        if changed:
-            raise ConfigError(f"{str(out)!r} holds a run with different {changed}; use another --out to start anew")
-    saved.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    config.check_resume(out, RUN_ONLY)
     per_seed = []
     for seed in tqdm(config.seeds, desc="seeds", disable=not progress):
         path = out / f"seed_{seed}.json"

@@ -14,7 +14,6 @@ again with the same ``out`` continues after the last finished round and loses no
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import statistics
@@ -22,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from tqdm.auto import tqdm
 
-from graphlottery.config import ConfigError, GLTConfig
+from graphlottery.config import GLTConfig
 from graphlottery.data import load_dataset
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
@@ -50,22 +48,6 @@ def write_json(path: Path, value: Any) -> None:
 
 
 RUN_ONLY = {"rounds", "seeds", "random_baseline", "device", "data_root"}  # may change when resuming
-
-
-def _check_same_config(out: Path, config: GLTConfig) -> None:
-    saved = out / "config.yaml"
-    if not saved.is_file():
-        saved.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-        return
-    defaults = {f.name: f.default for f in dataclasses.fields(GLTConfig) if f.default is not dataclasses.MISSING}
-    old = {**defaults, **yaml.safe_load(saved.read_text())}
-    fixed = [k for k in defaults if k not in RUN_ONLY] + ["dataset"]
-    changed = [k for k in fixed if old.get(k) != config.to_dict()[k]]
-    if changed:
-        raise ConfigError(
-            f"{str(out)!r} holds a run with different {changed}; use another --out or the same settings to resume"
-        )
-    saved.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
 
 
 def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = True) -> list[dict[str, Any]]:
@@ -184,7 +166,7 @@ def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) ->
     data = load_dataset(config.dataset, config.data_root)  # fails before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _check_same_config(out, config)
+    config.check_resume(out, RUN_ONLY)
     histories = {seed: run_seed(config, data, seed, out, progress) for seed in config.seeds}
     results = aggregate(config, histories, getattr(data, "name", config.dataset))
     write_json(out / "results.json", results)
