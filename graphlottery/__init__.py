@@ -2,7 +2,8 @@
 
 One masked-graph abstraction (:class:`MaskedGraph`) and weight masks for any module
 (:class:`WeightMasks`); on them, Unified GNN Sparsification (:class:`UGS`) and graph lottery
-tickets (:func:`run_glt`, :class:`Ticket`); Cold Brew for cold-start nodes (:func:`run_coldbrew`).
+tickets (:func:`run_glt`, :class:`Ticket`); Cold Brew for cold-start nodes (:func:`run_coldbrew`);
+GraphCL augmentations as masks and contrastive pre-training (:func:`run_graphcl`).
 """
 from graphlottery.coldbrew import (
     ColdBrewConfig,
@@ -14,16 +15,40 @@ from graphlottery.coldbrew import (
     run_coldbrew,
 )
 from graphlottery.config import ConfigError, GLTConfig
-from graphlottery.data import load_dataset, load_planetoid
+from graphlottery.contrastive import (
+    JOAO,
+    AttrMask,
+    EdgePerturb,
+    GraphCLConfig,
+    NodeDrop,
+    RandomChoice,
+    Subgraph,
+    nt_xent,
+    run_graphcl,
+)
+from graphlottery.data import load_dataset, load_planetoid, load_tu
 from graphlottery.graph import MaskedGraph
 from graphlottery.lottery import UGS, Ticket, TicketError, run_glt
 from graphlottery.masks import WeightMasks, inference_macs, prune_lowest, sparsity
-from graphlottery.nn import GAT, GCN, GIN, Adjacency, GraphSAGE
+from graphlottery.nn import GAT, GCN, GIN, Adjacency, GINEncoder, GraphSAGE, load_encoder, save_encoder
 from graphlottery.tasks import NodeClassification
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "JOAO",
+    "AttrMask",
+    "EdgePerturb",
+    "GINEncoder",
+    "GraphCLConfig",
+    "NodeDrop",
+    "RandomChoice",
+    "Subgraph",
+    "load_encoder",
+    "load_tu",
+    "nt_xent",
+    "run_graphcl",
+    "save_encoder",
     "ColdBrewConfig",
     "ColdBrewStudent",
     "ColdStartSplit",

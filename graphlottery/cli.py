@@ -21,6 +21,7 @@ def _glt(args: argparse.Namespace) -> None:
         retrain_epochs=epochs,
         reference=args.reference,
         random_baseline=False if args.no_baseline else None,
+        init=args.init,
     )
     results = run_glt(config, args.out, progress=not args.quiet)
     print(format_table(results))
@@ -37,6 +38,16 @@ def _coldbrew(args: argparse.Namespace) -> None:
     print(f"results: {args.out}/results.json, chart: {args.out}/accuracy.png")
 
 
+def _graphcl(args: argparse.Namespace) -> None:
+    from graphlottery.contrastive.run import GraphCLConfig, format_table, run_graphcl
+
+    config = GraphCLConfig.from_yaml(args.config, seeds=args.seeds, device=args.device, data_root=args.data_root,
+                                     epochs=args.epochs, joao=True if args.joao else None)
+    results = run_graphcl(config, args.out, progress=not args.quiet)
+    print(format_table(results))
+    print(f"results: {args.out}/results.json, encoders: {args.out}/seed_<s>/encoder.pt")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="graphlottery", description="Graph lottery tickets on PyTorch Geometric.")
     sub = root.add_subparsers(dest="command", required=True)
@@ -51,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     glt.add_argument("--reference", action="store_true", default=None,
                      help="reproduce the original code: directed edges, weight decay on masks")
     glt.add_argument("--no-baseline", action="store_true", help="skip the random-pruning baseline")
+    glt.add_argument("--init", help="encoder checkpoint to start from (e.g. runs/graphcl_cora/seed_0/encoder.pt)")
     glt.add_argument("--quiet", action="store_true", help="no progress bars")
     glt.set_defaults(func=_glt)
 
@@ -64,6 +76,17 @@ def parser() -> argparse.ArgumentParser:
     cb.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
     cb.add_argument("--quiet", action="store_true", help="no progress bars")
     cb.set_defaults(func=_coldbrew)
+
+    cl = sub.add_parser("graphcl", help="GraphCL: contrastive pre-training and evaluation of an encoder")
+    cl.add_argument("config", help="YAML config, e.g. configs/graphcl/mutag.yaml")
+    cl.add_argument("--out", required=True, help="output folder; finished seeds in an existing one are kept")
+    cl.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
+    cl.add_argument("--epochs", type=int, help="pre-training epochs")
+    cl.add_argument("--joao", action="store_true", help="learn the augmentation distribution with JOAO")
+    cl.add_argument("--device", help="cpu, cuda, cuda:1, ...")
+    cl.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
+    cl.add_argument("--quiet", action="store_true", help="no progress bars")
+    cl.set_defaults(func=_graphcl)
     return root
 
 

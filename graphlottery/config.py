@@ -36,9 +36,10 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
             if isinstance(value, bool):
                 raise TypeError
             return float(value)
-        if "list[int]" in kinds:
-            values = value if isinstance(value, list) else [value]
-            return [_coerce(key, v, "int") for v in values]
+        for item in ("int", "str"):
+            if f"list[{item}]" in kinds:
+                values = value if isinstance(value, list) else [value]
+                return [_coerce(key, v, item) for v in values]
         return str(value)
     except (TypeError, ValueError):
         raise ConfigError(f"config key {key!r} must be {annotation}, got {value!r}") from None
@@ -86,13 +87,20 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def _check(self, positive: tuple[str, ...] = (), choices: dict[str, Any] | None = None) -> None:
-        """Checks every config shares: a known ``dataset``, at least one seed, a usable ``device``;
+    def _check(
+        self,
+        positive: tuple[str, ...] = (),
+        choices: dict[str, Any] | None = None,
+        datasets: dict[str, str] | None = None,
+    ) -> None:
+        """Checks every config shares: a known ``dataset`` (of ``datasets``, lower-case name ->
+        name; default: the node-classification datasets), at least one seed, a usable ``device``;
         plus positive integers and allowed values of the named keys."""
         from graphlottery.data import DATASETS
 
-        if self.dataset.lower() not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; available: {sorted(DATASETS.values())}")
+        datasets = DATASETS if datasets is None else datasets
+        if self.dataset.lower() not in datasets:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; available: {sorted(datasets.values())}")
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
@@ -124,7 +132,9 @@ class GLTConfig(Config):
     """Graph lottery ticket search (UGS rounds) for node classification.
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
-    code pruned each edge direction on its own and let weight decay shrink the masks.
+    code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
+    encoder checkpoint (e.g. from ``graphlottery graphcl``) whose weights replace the random
+    initialisation of the layers it holds; rounds then rewind to them.
     """
 
     dataset: str
@@ -149,6 +159,7 @@ class GLTConfig(Config):
     mask_weight_decay: bool | None = None
     mask_noise: float = 1e-5
     l1: str = "coupled"
+    init: str | None = None
     device: str = "cpu"
     data_root: str | None = None
 

@@ -7,6 +7,7 @@ from torch_geometric.data import Data
 
 from graphlottery.data.planetoid import PLANETOID, load_planetoid
 from graphlottery.data.root import CACHE_ENV, DATA_ENV, cache_root, data_root
+from graphlottery.data.tu import TU, NodeFeatures, load_tu
 from graphlottery.data.wikipedia import WIKIPEDIA, load_wikipedia
 
 DATASETS = {**PLANETOID, **WIKIPEDIA}  # lower-case name -> proper name
@@ -26,9 +27,12 @@ __all__ = [
     "CACHE_ENV",
     "DATASETS",
     "DATA_ENV",
+    "NodeFeatures",
+    "TU",
     "cache_root",
     "data_root",
     "load_dataset",
     "load_planetoid",
+    "load_tu",
     "load_wikipedia",
 ]

@@ -27,7 +27,7 @@ from graphlottery.config import GLTConfig
 from graphlottery.data import load_dataset
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
-from graphlottery.nn import MODELS
+from graphlottery.nn import MODELS, load_encoder
 
 
 def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch.nn.Module:
@@ -58,6 +58,8 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     history: list[dict[str, Any]] = json.loads(history_path.read_text()) if history_path.is_file() else []
     torch.manual_seed(seed)
     model = build_model(config, data.num_features, int(data.y.max()) + 1)
+    if config.init is not None:
+        load_encoder(model, config.init, dataset=config.dataset)
     ugs = UGS(
         model,
         data,

@@ -1,8 +1,9 @@
 """GNNs whose message passing takes a per-edge mask as ``edge_weight``."""
 from graphlottery.nn.base import MessagePassingStack, feature_dropout
+from graphlottery.nn.checkpoint import load_encoder, read_encoder, save_encoder
 from graphlottery.nn.gat import GAT, GATConv
 from graphlottery.nn.gcn import GCN, GCNConv, GCNNorm, gcn_propagate
-from graphlottery.nn.gin import GIN, GINConv
+from graphlottery.nn.gin import GIN, GINConv, GINEncoder
 from graphlottery.nn.sage import GraphSAGE, SAGEConv
 from graphlottery.sparse import Adjacency
 
@@ -17,10 +18,14 @@ __all__ = [
     "GCNNorm",
     "GIN",
     "GINConv",
+    "GINEncoder",
     "GraphSAGE",
     "MODELS",
     "MessagePassingStack",
     "SAGEConv",
     "feature_dropout",
     "gcn_propagate",
+    "load_encoder",
+    "read_encoder",
+    "save_encoder",
 ]

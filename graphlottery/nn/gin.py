@@ -53,3 +53,57 @@ class GIN(MessagePassingStack):
         dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
         convs = [GINConv(a, b, aggr) for a, b in zip(dims[:-1], dims[1:])]
         super().__init__(convs, dropout, input_dropout)
+
+
+class GINEncoder(nn.Module):
+    """Graph-level GIN encoder (GraphCL / InfoGraph): per layer
+
+    .. math::
+        h^{(l+1)} = \\mathrm{BN}\\big(\\mathrm{ReLU}(\\mathrm{MLP}((1+\\epsilon) h^{(l)}_i
+        + \\textstyle\\sum_{j \\to i} m_{ji} h^{(l)}_j))\\big),
+        \\quad \\mathrm{MLP} = \\mathrm{Linear} \\to \\mathrm{ReLU} \\to \\mathrm{Linear},
+
+    and the graph embedding is the concatenation over layers of each layer's sum (or mean)
+    pool, ``[num_graphs, num_layers * hidden]``. ``m`` is the edge mask (``edge_weight``, ``[E]``).
+    The MLP's first Linear is the :class:`GINConv`'s own (applied before aggregating).
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 3, pool: str = "sum"):
+        super().__init__()
+        if pool not in ("sum", "mean"):
+            raise ValueError(f"pool must be 'sum' or 'mean', got {pool!r}")
+        if in_channels < 1:
+            raise ValueError("GINEncoder needs node features (in_channels >= 1); give featureless graphs some, "
+                             "e.g. load_tu(name, featureless='constant')")
+        self.pool = pool
+        dims = [in_channels] + [hidden_channels] * num_layers
+        self.convs = nn.ModuleList(GINConv(a, b, train_eps=False) for a, b in zip(dims[:-1], dims[1:]))
+        self.lins = nn.ModuleList(nn.Linear(hidden_channels, hidden_channels) for _ in range(num_layers))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(hidden_channels) for _ in range(num_layers))
+        for lin in self.lins:
+            nn.init.xavier_uniform_(lin.weight)
+            nn.init.zeros_(lin.bias)
+        self.out_channels = hidden_channels * num_layers
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor | None = None,
+        edge_weight: Tensor | None = None,
+        num_graphs: int | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Graph embeddings ``[num_graphs, out_channels]`` and node embeddings ``[N, out_channels]``."""
+        from torch_geometric.utils import scatter
+
+        if batch is None:
+            batch = x.new_zeros(x.size(0), dtype=torch.long)
+        if num_graphs is None:
+            num_graphs = int(batch.max()) + 1 if batch.numel() else 0
+        adj = Adjacency(edge_index, x.size(0))
+        layers = []
+        for conv, lin, norm in zip(self.convs, self.lins, self.norms):
+            x = norm(torch.relu(lin(torch.relu(conv(x, adj, edge_weight)))))
+            layers.append(x)
+        nodes = torch.cat(layers, dim=-1)
+        return scatter(nodes, batch, dim=0, dim_size=num_graphs, reduce=self.pool), nodes

@@ -1,0 +1,65 @@
+"""TU graph-classification benchmarks (MUTAG, NCI1, IMDB-BINARY, ...) from a local root."""
+from __future__ import annotations
+
+import os
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.datasets import TUDataset
+from torch_geometric.utils import degree
+
+from graphlottery.data.root import cache_root, data_root, find_raw_dir, mirror
+
+TU = {name.lower(): name for name in ("MUTAG", "NCI1", "IMDB-BINARY", "IMDB-MULTI", "ENZYMES", "PTC_MR",
+                                      "PROTEINS", "DD", "COLLAB", "REDDIT-BINARY", "REDDIT-MULTI-5K")}
+
+
+FEATURELESS = ("constant", "degree", None)
+
+
+class NodeFeatures:
+    """A transform giving featureless graphs node features: ``"constant"`` (``x = 1``, ``[N, 1]``,
+    as GraphCL and InfoGraph do) or ``"degree"`` (one-hot degree, ``[N, max_degree + 1]``;
+    larger degrees share the last column)."""
+
+    def __init__(self, kind: str, max_degree: int = 135):
+        if kind not in ("constant", "degree"):
+            raise ValueError(f"node features must be 'constant' or 'degree', got {kind!r}")
+        self.kind, self.max_degree = kind, max_degree
+
+    def __call__(self, data: Data) -> Data:
+        out = data.clone()
+        if self.kind == "constant":
+            out.x = torch.ones(data.num_nodes, 1)
+        else:
+            deg = degree(data.edge_index[0], data.num_nodes, dtype=torch.long).clamp_max(self.max_degree)
+            out.x = torch.nn.functional.one_hot(deg, self.max_degree + 1).float()
+        return out
+
+    def __repr__(self) -> str:
+        return f"NodeFeatures({self.kind!r})"
+
+
+def load_tu(name: str, root: str | os.PathLike | None = None, featureless: str | None = "constant") -> TUDataset:
+    """Load a TU dataset as a PyG ``TUDataset`` (node labels as one-hot features).
+
+    Raw files ``<NAME>_A.txt``, ``<NAME>_graph_indicator.txt`` and ``<NAME>_graph_labels.txt``
+    are looked up in ``<root>/TUDataset/<NAME>/raw`` or ``<root>/<NAME>/raw`` (``root`` defaults
+    to ``$GRAPHLOTTERY_DATA``), copied into the cache and processed there. Datasets without node
+    features (IMDB-BINARY, COLLAB, REDDIT) get :class:`NodeFeatures` of kind ``featureless``
+    (``"constant"``, ``"degree"``, or ``None`` to leave ``x`` unset).
+    """
+    if featureless not in FEATURELESS:
+        raise ValueError(f"featureless must be one of {list(FEATURELESS)}, got {featureless!r}")
+    key = name.lower()
+    if key not in TU:
+        raise ValueError(f"unknown TU dataset {name!r}; available: {sorted(TU.values())}")
+    proper = TU[key]
+    expected = [f"{proper}_{s}.txt" for s in ("A", "graph_indicator", "graph_labels")]
+    raw = find_raw_dir(data_root(root), [f"TUDataset/{proper}/raw", f"{proper}/raw"], expected)
+    cache = cache_root() / "TUDataset"
+    mirror(raw, cache / proper / "raw")
+    dataset = TUDataset(str(cache), proper)
+    if dataset.num_node_features == 0 and featureless is not None:
+        dataset = TUDataset(str(cache), proper, transform=NodeFeatures(featureless))
+    return dataset
