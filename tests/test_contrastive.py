@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -155,3 +156,17 @@ def test_glt_rewinds_to_a_graphcl_encoder(tmp_path, cora):
     assert torch.equal(ticket.rewind["convs.0.lin.weight"].cpu(), pretrained)
     with pytest.raises(ValueError, match="pre-trained on Cora, not CiteSeer"):
         run_glt(GLTConfig(dataset="CiteSeer", hidden=64, rounds=0, init=str(encoder)), tmp_path / "c", progress=False)
+
+
+def test_joao_learns_a_distribution_during_pretraining(tmp_path):
+    from graphlottery.contrastive.run import GraphCLConfig, run_graphcl
+
+    config = GraphCLConfig(dataset="MUTAG", epochs=2, seeds=[0], joao=True,
+                           augmentations=["identity", "node_drop", "subgraph"])
+    run_graphcl(config, tmp_path, progress=False)
+    history = json.loads((tmp_path / "seed_0" / "result.json").read_text())["history"]
+    probs = torch.tensor([h["joao_probs"] for h in history])
+    assert probs.shape == (2, 3) and torch.allclose(probs.sum(1), torch.ones(2, dtype=probs.dtype))
+    assert (probs >= 0).all()
+    # the identity view is the easiest to contrast: JOAO's ascent moves mass away from it
+    assert probs[-1, 0] < 1 / 3

@@ -1,5 +1,7 @@
 """Masks and pruning criteria shared by every method."""
 from graphlottery.masks.accounting import inference_macs
+from graphlottery.masks.density import SCHEMES, kept_counts, layer_densities, random_masks
+from graphlottery.masks.distance import EarlyBird, mask_distance
 from graphlottery.masks.prune import (
     check_fraction,
     prune_lowest,
@@ -10,12 +12,18 @@ from graphlottery.masks.prune import (
 from graphlottery.masks.weight import WeightMasks, maskable_weights
 
 __all__ = [
+    "EarlyBird",
+    "SCHEMES",
     "WeightMasks",
     "check_fraction",
     "inference_macs",
+    "kept_counts",
+    "layer_densities",
+    "mask_distance",
     "maskable_weights",
     "prune_lowest",
     "prune_lowest_layerwise",
+    "random_masks",
     "random_scores",
     "sparsity",
 ]
