@@ -75,11 +75,11 @@ def main() -> None:
         pre_results = run_graphcl(pre, out / f"graphcl_{name}", progress=args.progress)
         encoder = out / f"graphcl_{name}" / "seed_0" / "encoder.pt"
         runs = {}
-        for label, init in (("GraphCL init", str(encoder)), ("random init", None)):
-            config = GLTConfig.from_yaml(ROOT / f"configs/glt/{name}_gcn.yaml", seeds=args.seeds, rounds=args.rounds,
-                                         mask_epochs=args.epochs, retrain_epochs=args.epochs, random_baseline=False)
-            config.init = init
-            runs[label] = run_glt(config, out / f"{name}_{'graphcl' if init else 'random'}", progress=args.progress)
+        for label, kind, init in (("GraphCL init", "graphcl", str(encoder)), ("random init", "random", None)):
+            config = GLTConfig.from_yaml(ROOT / f"configs/glt/{name}_gcn{'_graphcl' if init else ''}.yaml",
+                                         seeds=args.seeds, rounds=args.rounds, mask_epochs=args.epochs,
+                                         retrain_epochs=args.epochs, random_baseline=False, init=init)
+            runs[label] = run_glt(config, out / f"{name}_{kind}", progress=args.progress)
         all_results[pre.dataset] = runs
         print(json.dumps({
             "benchmark": "glt_pretrained",

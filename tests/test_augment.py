@@ -184,7 +184,7 @@ def test_edge_perturb_directed_input_and_drop_only():
     edge_index = torch.tensor([[0, 1, 2, 3, 4, 0, 2, 4, 1, 3], [1, 2, 3, 4, 0, 2, 4, 1, 3, 0]])
     data = Data(x=torch.randn(5, 2), edge_index=edge_index, edge_weight=torch.rand(10))
     keep, added = perturb_edge_mask(data, 0.3, generator=gen())
-    assert int((~keep).sum()) == 3 and added.size(1) <= 3  # the complete digraph minus these has 10 free pairs
+    assert int((~keep).sum()) == 3 and added.size(1) == 3  # the complete digraph minus these has 10 free pairs
     view = EdgePerturb(0.3, add=False, generator=gen())(data)
     assert view.edge_index.size(1) == 7 and bool((view.e_id >= 0).all())
     assert torch.equal(view.edge_weight, data.edge_weight[view.e_id])
@@ -421,3 +421,26 @@ def test_dataloader_batches(mutag):
     for data in loader:
         for make in AUGMENTATIONS.values():
             assert_consistent(data, make(gen())(data), same_x=False)
+
+
+@pytest.mark.parametrize("name", sorted(AUGMENTATIONS))
+def test_inconsistent_graphs_are_rejected(name):
+    aug = AUGMENTATIONS[name](gen())
+    out_of_range = Data(x=torch.randn(4, 3), edge_index=torch.tensor([[0, 1, 3], [1, 0, 7]]))
+    with pytest.raises(ValueError, match="node indices in \\[0, 7\\]"):
+        aug(out_of_range)
+    with pytest.raises(ValueError, match="x has 3 rows"):
+        aug(Data(x=torch.randn(3, 3), edge_index=torch.tensor([[0, 1], [1, 0]]), num_nodes=4))
+    a = Data(x=torch.randn(3, 3), edge_index=torch.tensor([[0, 1], [1, 0]]))
+    batch = Batch.from_data_list([a, a.clone()])
+    batch.edge_index = torch.tensor([[0, 1, 2], [1, 0, 4]])
+    with pytest.raises(ValueError, match="joins two graphs"):
+        aug(batch)
+
+
+def test_node_indices_other_than_edges_are_not_silently_kept():
+    data = Data(x=torch.randn(6, 2), edge_index=torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]]),
+                edge_label_index=torch.tensor([[0, 5], [4, 2]]))
+    with pytest.raises(ValueError, match="edge_label_index"):
+        NodeDrop(0.5, generator=gen())(data)
+    assert EdgePerturb(0.5, generator=gen())(data).edge_label_index.equal(data.edge_label_index)

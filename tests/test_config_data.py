@@ -14,6 +14,13 @@ def test_shipped_configs_load():
         assert config.hidden == 512 and config.rounds == 20
     gat = GLTConfig.from_yaml(os.path.join(REPO, "configs", "glt", "citeseer_gat.yaml"))
     assert (gat.lr, gat.weight_decay, gat.s1, gat.s2, gat.heads) == (0.01, 5e-4, 1e-7, 1e-3, 8)
+    pretrained = GLTConfig.from_yaml(os.path.join(REPO, "configs", "glt", "cora_gcn_graphcl.yaml"))
+    assert pretrained.init == "runs/graphcl_cora/seed_0/encoder.pt"
+    from graphlottery.contrastive.run import GraphCLConfig
+
+    for name in os.listdir(os.path.join(REPO, "configs", "graphcl")):
+        config = GraphCLConfig.from_yaml(os.path.join(REPO, "configs", "graphcl", name))
+        assert config.aug_ratio == 0.2 and (config.level == "graph") == (config.hidden == 32)
 
 
 def test_unknown_key_and_bad_values(tmp_path):

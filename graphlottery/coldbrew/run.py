@@ -29,8 +29,8 @@ from graphlottery.coldbrew.student import MLP, SCORES, ColdBrewStudent
 from graphlottery.coldbrew.teacher import StructuralEmbeddingGCN
 from graphlottery.config import Config, ConfigError
 from graphlottery.data import load_dataset
+from graphlottery.files import write_json
 from graphlottery.graph import MaskedGraph
-from graphlottery.lottery.glt import write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import prepare_features
 from graphlottery.masks import WeightMasks

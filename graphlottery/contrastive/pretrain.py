@@ -2,7 +2,7 @@
 level) with NT-Xent, optionally choosing the augmentation with JOAO."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +11,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from graphlottery.contrastive.augment import JOAO
 from graphlottery.contrastive.loss import nt_xent
 
 Augment = Callable[[Data], Data]
@@ -40,13 +41,13 @@ def view_loss(encoder: nn.Module, head: nn.Module, batch: Batch, augment: Augmen
 
 def pretrain_graphs(
     encoder: nn.Module,
-    dataset: Iterable[Data],
+    dataset: Sequence[Data],
     augment: Augment,
     epochs: int = 20,
     batch_size: int = 128,
     lr: float = 0.01,
     temperature: float = 0.2,
-    joao: object | None = None,
+    joao: JOAO | None = None,
     joao_fraction: float = 0.2,
     device: str | torch.device = "cpu",
     generator: torch.Generator | None = None,
@@ -60,11 +61,15 @@ def pretrain_graphs(
     ``augment``), after each epoch the loss of every candidate augmentation is estimated on a
     ``joao_fraction`` of the batches and the distribution takes one projected ascent step.
     """
+    if joao is not None and getattr(joao, "choice", None) is not augment:
+        raise ValueError("joao must drive the RandomChoice used as augment: build it as JOAO(augment)")
     device = torch.device(device)
     head = ProjectionHead(encoder.out_channels).to(device)
     encoder.to(device)
     optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator)
+    # NT-Xent needs two graphs per batch: never leave a last batch of one
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator,
+                        drop_last=len(dataset) % batch_size == 1)
     history: list[dict[str, float | list[float]]] = []
     for epoch in tqdm(range(epochs), desc="pre-training", disable=not progress):
         encoder.train()

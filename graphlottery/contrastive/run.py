@@ -30,7 +30,7 @@ from graphlottery.contrastive.augment import JOAO, AttrMask, EdgePerturb, Identi
 from graphlottery.contrastive.evaluate import linear_probe_accuracy, svm_accuracy
 from graphlottery.contrastive.pretrain import embed_graphs, node_embeddings, pretrain_graphs, pretrain_nodes
 from graphlottery.data import DATASETS, TU, load_dataset, load_tu
-from graphlottery.lottery.glt import write_json
+from graphlottery.files import write_json
 from graphlottery.nn import GCN, GINEncoder, save_encoder
 
 AUGMENTATIONS = {
@@ -51,8 +51,10 @@ class GraphCLConfig(Config):
     ``augmentations``: the pool one augmentation is drawn from per batch (graph level: the
     batch is contrasted with its view, as in GraphCL's unsupervised setting; node level: two
     views are drawn per step); names from ``AUGMENTATIONS``, each of strength ``aug_ratio``.
-    ``joao``: learn the draw probabilities with JOAO (``joao_gamma``). Graph level uses
-    ``hidden``/``layers`` for the GIN encoder; node level a one-layer GCN of width ``hidden``.
+    ``joao``: learn the draw probabilities with JOAO (``joao_gamma``; graph level only).
+    Graph level uses ``hidden``/``layers`` for the GIN encoder, ``batch_size`` and
+    ``featureless`` (features for TU graphs without any); node level a one-layer GCN of width
+    ``hidden`` (``layers`` unused), ``weight_decay`` and ``max_nodes`` (nodes contrasted per step).
     """
 
     dataset: str
@@ -83,6 +85,8 @@ class GraphCLConfig(Config):
             raise ConfigError(f"aug_ratio must be in [0, 1], got {self.aug_ratio}")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be positive, got {self.temperature}")
+        if self.joao and self.level == "node":
+            raise ConfigError("joao is implemented for graph-level pre-training (TU datasets) only")
 
     @property
     def level(self) -> str:
@@ -129,12 +133,12 @@ def run_seed(config: GraphCLConfig, seed: int, seed_dir: Path, progress: bool = 
 
 
 def aggregate(dataset: str, per_seed: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and (sample) std of the accuracy over seeds, with the per-seed values."""
+    """Mean and (population) std of the accuracy over seeds, as the GLT results, with the per-seed values."""
     accuracies = [r["accuracy"] for r in per_seed]
     return {
         "dataset": dataset,
         "accuracy_mean": statistics.fmean(accuracies),
-        "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+        "accuracy_std": statistics.pstdev(accuracies),
         "seeds": [r["seed"] for r in per_seed],
         "per_seed": accuracies,
     }

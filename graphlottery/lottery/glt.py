@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from graphlottery.config import GLTConfig
 from graphlottery.data import load_dataset
+from graphlottery.files import write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
 from graphlottery.nn import MODELS, load_encoder
@@ -38,13 +39,6 @@ def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch
     if config.model == "gat":
         kwargs["heads"] = config.heads
     return MODELS[config.model](in_channels, config.hidden, out_channels, **kwargs)
-
-
-def write_json(path: Path, value: Any) -> None:
-    """Write JSON atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    os.replace(tmp, path)
 
 
 RUN_ONLY = {"rounds", "seeds", "random_baseline", "device", "data_root"}  # may change when resuming

@@ -24,6 +24,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
+from graphlottery.sparse import check_edge_index
+
 ID_KEYS = ("n_id", "e_id")
 _SPECIAL = {"edge_index", "batch", "ptr", "num_nodes", *ID_KEYS}
 
@@ -42,7 +44,25 @@ class Graphs(NamedTuple):
 
 def graphs_of(data: Data) -> Graphs:
     """The graphs of ``data``: one for a ``Data``, ``num_graphs`` for a ``Batch`` (or a ``Data``
-    carrying a ``batch`` vector). Raises a ``ValueError`` naming the first graph without nodes."""
+    carrying a ``batch`` vector). Raises a ``ValueError`` naming the problem for a graph without
+    nodes, node features with the wrong number of rows, ``edge_index`` entries out of range, or
+    an edge joining two graphs of a batch."""
+    graphs = _graphs_of(data)
+    num_nodes = graphs.batch.numel()
+    x = data.get("x")
+    if isinstance(x, Tensor) and x.dim() > 0 and x.size(0) != num_nodes:
+        raise ValueError(f"x has {x.size(0)} rows but the data has {num_nodes} nodes")
+    edge_index = data.get("edge_index")
+    if edge_index is not None:
+        check_edge_index(edge_index, num_nodes)
+        if graphs.num_graphs > 1:
+            across = (graphs.batch[edge_index[0]] != graphs.batch[edge_index[1]]).nonzero().view(-1)
+            if across.numel():
+                raise ValueError(f"edge {int(across[0])} joins two graphs of the batch; an edge must stay in its graph")
+    return graphs
+
+
+def _graphs_of(data: Data) -> Graphs:
     if not isinstance(data, Data):
         raise TypeError(f"expected a torch_geometric Data or Batch, got {type(data).__name__}")
     num_nodes = data.num_nodes
@@ -175,6 +195,10 @@ def make_view(data: Data, node_mask: Tensor | None = None, edge_mask: Tensor | N
         return out
 
     node_keys, edge_keys = _node_and_edge_keys(out, graphs.num_graphs)
+    index_keys = [k for k in out.keys() if k.endswith("_index") and k != "edge_index" and isinstance(out[k], Tensor)]
+    if nodes_change and index_keys:
+        raise ValueError(f"cannot relabel the node indices in {index_keys} when nodes are dropped; "
+                         "remove them before augmenting")
 
     # nodes
     if nodes_change:
