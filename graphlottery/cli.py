@@ -48,6 +48,16 @@ def _graphcl(args: argparse.Namespace) -> None:
     print(f"results: {args.out}/results.json, encoders: {args.out}/seed_<s>/encoder.pt")
 
 
+def _imp(args: argparse.Namespace) -> None:
+    from graphlottery.lottery.imp import IMPConfig, format_table, run_imp
+
+    config = IMPConfig.from_yaml(args.config, rounds=args.rounds, epochs=args.epochs, seeds=args.seeds,
+                                 device=args.device)
+    results = run_imp(config, args.out, progress=not args.quiet)
+    print(format_table(results))
+    print(f"results: {args.out}/results.json, curve: {args.out}/curve.png")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="graphlottery", description="Graph lottery tickets on PyTorch Geometric.")
     sub = root.add_subparsers(dest="command", required=True)
@@ -87,6 +97,16 @@ def parser() -> argparse.ArgumentParser:
     cl.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
     cl.add_argument("--quiet", action="store_true", help="no progress bars")
     cl.set_defaults(func=_graphcl)
+
+    imp = sub.add_parser("imp", help="iterative magnitude pruning with rewinding (CNNs), with random baselines")
+    imp.add_argument("config", help="YAML config, e.g. configs/imp/digits_resnet.yaml")
+    imp.add_argument("--out", required=True, help="output folder; an existing one is resumed")
+    imp.add_argument("--rounds", type=int, help="pruning rounds")
+    imp.add_argument("--epochs", type=int, help="training epochs per round")
+    imp.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
+    imp.add_argument("--device", help="cpu, cuda, cuda:1, ...")
+    imp.add_argument("--quiet", action="store_true", help="no progress bars")
+    imp.set_defaults(func=_imp)
     return root
 
 
