@@ -50,3 +50,15 @@ def test_imp_config_errors():
         tiny(scope="per-channel")
     with pytest.raises(ConfigError, match="unknown dataset"):
         tiny(dataset="cifar10")
+
+
+def test_early_bird_draws_a_ticket_once_masks_settle():
+    from graphlottery.lottery.imp import early_bird_ticket
+
+    result = early_bird_ticket(tiny(epochs=6), seed=0, target=0.5, window=2, threshold=0.5)
+    assert result["epoch"] is not None and result["epoch"] < 6  # stopped dense training early
+    assert result["sparsity"] == pytest.approx(0.5, abs=1e-4)
+    assert len(result["distances"]) == result["epoch"] and result["distances"][-1] < 0.5
+    assert result["test"] > 0.5
+    never = early_bird_ticket(tiny(epochs=3), seed=0, target=0.5, window=2, threshold=0.0)
+    assert never["epoch"] is None and len(never["distances"]) == 3

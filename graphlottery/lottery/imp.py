@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from graphlottery.files import write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.masks import (
     SCHEMES,
+    EarlyBird,
     WeightMasks,
     maskable_weights,
     prune_lowest,
@@ -91,10 +93,11 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
         return float((model(x).argmax(-1) == y).float().mean())
 
 
-def train(model: nn.Module, data: dict[str, Tensor], config: IMPConfig, keep_epoch: int | None = None
-          ) -> tuple[dict[str, float], dict[str, Tensor] | None]:
-    """Adam on the training images for ``config.epochs``; returns the validation and test
-    accuracy at the best validation epoch, and the weights after ``keep_epoch`` epochs."""
+def train(model: nn.Module, data: dict[str, Tensor], config: IMPConfig, keep_epoch: int | None = None,
+          stop: Callable[[int], bool] | None = None) -> tuple[dict[str, float], dict[str, Tensor] | None]:
+    """Adam on the training images for ``config.epochs`` (or until ``stop(epoch)`` is true);
+    returns the validation and test accuracy at the best validation epoch, and the weights
+    after ``keep_epoch`` epochs."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     x, y, train_idx = data["x"], data["y"], data["train"]
     best = {"val": -1.0, "test": 0.0, "best_epoch": 0}
@@ -110,7 +113,47 @@ def train(model: nn.Module, data: dict[str, Tensor], config: IMPConfig, keep_epo
             best = {"val": val, "test": accuracy(model, x[data["test"]], y[data["test"]]), "best_epoch": epoch}
         if epoch == keep_epoch:
             kept = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if stop is not None and stop(epoch):
+            break
     return best, kept
+
+
+def early_bird_ticket(config: IMPConfig, seed: int, target: float, window: int = 5, threshold: float = 0.1
+                      ) -> dict[str, Any]:
+    """Draw an early-bird ticket (You et al., ICLR 2020) at sparsity ``target`` and train it.
+
+    The dense model (the same initialisation as :func:`run_seed`'s) trains until the global
+    magnitude mask at ``target``, computed after every epoch, has stayed within ``threshold``
+    (normalised Hamming distance) over the last ``window`` epochs; that mask is then trained
+    from the initialisation. Returns the epoch it was drawn at (``None``: never settled, the
+    mask of the last epoch is used), the distances per epoch, and the ticket's accuracies.
+    """
+    device = torch.device(config.device)
+    data = {k: v.to(device) for k, v in load_digits(seed).items()}
+    torch.manual_seed(seed)
+    model = ResNetCNN(num_classes=10, width=config.width, blocks=config.blocks).to(device)
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    names = maskable_weights(model, PRUNABLE)
+    bird = EarlyBird(window, threshold)
+    drawn: dict[str, Any] = {"epoch": None, "masks": None}
+
+    def settled(epoch: int) -> bool:
+        weights = [model.get_parameter(name).detach() for name in names]
+        drawn["masks"] = prune_lowest(weights, [torch.ones_like(w, dtype=torch.bool) for w in weights], target)
+        if bird.update(drawn["masks"]):
+            drawn["epoch"] = epoch
+            return True
+        return False
+
+    _phase_seed(seed, 0, 0)
+    train(model, data, config, stop=settled)
+    masks = WeightMasks(model, names).to(device).set_hard(dict(zip(names, drawn["masks"]))).attach()
+    model.load_state_dict(init)
+    _phase_seed(seed, 1, 0)
+    record, _ = train(model, data, config)
+    masks.detach()
+    return {"epoch": drawn["epoch"], "epochs": config.epochs, "distances": bird.distances,
+            "sparsity": sparsity(drawn["masks"]), **record}
 
 
 def _phase_seed(seed: int, round_: int, phase: int) -> None:
