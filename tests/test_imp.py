@@ -62,3 +62,21 @@ def test_early_bird_draws_a_ticket_once_masks_settle():
     assert result["test"] > 0.5
     never = early_bird_ticket(tiny(epochs=3), seed=0, target=0.5, window=2, threshold=0.0)
     assert never["epoch"] is None and len(never["distances"]) == 3
+
+
+def test_distillation_loss_and_kd_tickets(tmp_path):
+    import torch
+    import torch.nn.functional as F
+
+    from graphlottery.lottery.imp import distillation_loss
+
+    logits, labels = torch.randn(8, 10), torch.randint(0, 10, (8,))
+    assert torch.allclose(distillation_loss(logits, labels, torch.randn(8, 10), 5.0, 0.0),
+                          F.cross_entropy(logits, labels))
+    assert float(distillation_loss(logits, labels, logits, 5.0, 1.0)) == pytest.approx(0.0, abs=1e-6)
+    kd = run_imp(tiny(rounds=1, kd=True, baselines=[]), tmp_path / "kd", progress=False)
+    plain = run_imp(tiny(rounds=1, baselines=[]), tmp_path / "plain", progress=False)
+    assert kd["rounds"][0] == plain["rounds"][0]  # the dense teacher is the same model
+    assert kd["rounds"][1]["sparsity"] == plain["rounds"][1]["sparsity"] and kd["rounds"][1]["test"] > 0.5
+    with pytest.raises(ConfigError, match="kd_alpha"):
+        tiny(kd=True, kd_alpha=2.0)

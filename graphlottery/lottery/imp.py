@@ -55,7 +55,9 @@ RUN_ONLY = {"rounds", "seeds", "device"}  # may change when resuming
 class IMPConfig(Config):
     """IMP on an image classifier. ``scope``: ``global`` (one magnitude threshold over all
     layers) or ``layerwise``; ``rewind_epoch``: 0 rewinds to the initialisation, k > 0 to the
-    weights after k epochs of dense training; ``baselines``: random-pruning schemes."""
+    weights after k epochs of dense training; ``baselines``: random-pruning schemes. ``kd``: KD
+    tickets, each round retrained on the dense model's soft labels at temperature
+    ``kd_temperature``, mixed with the hard labels as ``kd_alpha · KD + (1 - kd_alpha) · CE``."""
 
     dataset: str
     model: str = "resnet"
@@ -70,6 +72,9 @@ class IMPConfig(Config):
     lr: float = 1e-3
     weight_decay: float = 1e-4
     baselines: list[str] = field(default_factory=lambda: ["uniform", "erk"])
+    kd: bool = False
+    kd_temperature: float = 5.0
+    kd_alpha: float = 0.9
     seeds: list[int] = field(default_factory=lambda: [0])
     device: str = "cpu"
 
@@ -78,6 +83,9 @@ class IMPConfig(Config):
                     {"model": ("resnet",), "scope": ("global", "layerwise")}, datasets={"digits": "digits"})
         if not 0.0 < self.prune < 1.0:
             raise ConfigError(f"prune must be in (0, 1), got {self.prune}")
+        if not 0.0 <= self.kd_alpha <= 1.0 or self.kd_temperature <= 0:
+            raise ConfigError(f"need kd_alpha in [0, 1] and kd_temperature > 0, got {self.kd_alpha}, "
+                              f"{self.kd_temperature}")
         if self.rounds < 0:
             raise ConfigError(f"rounds must be >= 0, got {self.rounds}")
         if not 0 <= self.rewind_epoch < self.epochs:
@@ -93,9 +101,19 @@ def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
         return float((model(x).argmax(-1) == y).float().mean())
 
 
+def distillation_loss(logits: Tensor, labels: Tensor, teacher: Tensor, temperature: float, alpha: float) -> Tensor:
+    r""":math:`\alpha T^2 \mathrm{KL}(p_T(t) \| p_T(s)) + (1 - \alpha) \mathrm{CE}(s, y)` with
+    :math:`p_T = \mathrm{softmax}(\cdot / T)` (Hinton et al.); student ``s`` and teacher ``t`` logits ``[B, C]``."""
+    soft = F.kl_div(F.log_softmax(logits / temperature, -1), F.log_softmax(teacher / temperature, -1),
+                    log_target=True, reduction="batchmean")
+    return alpha * temperature**2 * soft + (1.0 - alpha) * F.cross_entropy(logits, labels)
+
+
 def train(model: nn.Module, data: dict[str, Tensor], config: IMPConfig, keep_epoch: int | None = None,
-          stop: Callable[[int], bool] | None = None) -> tuple[dict[str, float], dict[str, Tensor] | None]:
-    """Adam on the training images for ``config.epochs`` (or until ``stop(epoch)`` is true);
+          stop: Callable[[int], bool] | None = None, teacher: Tensor | None = None
+          ) -> tuple[dict[str, float], dict[str, Tensor] | None]:
+    """Adam on the training images for ``config.epochs`` (or until ``stop(epoch)`` is true),
+    on the labels or, given a ``teacher``'s logits for every image, with :func:`distillation_loss`;
     returns the validation and test accuracy at the best validation epoch, and the weights
     after ``keep_epoch`` epochs."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -106,7 +124,12 @@ def train(model: nn.Module, data: dict[str, Tensor], config: IMPConfig, keep_epo
         model.train()
         for batch in train_idx[torch.randperm(train_idx.numel())].split(config.batch_size):
             optimizer.zero_grad()
-            F.cross_entropy(model(x[batch]), y[batch]).backward()
+            logits = model(x[batch])
+            if teacher is None:
+                loss = F.cross_entropy(logits, y[batch])
+            else:
+                loss = distillation_loss(logits, y[batch], teacher[batch], config.kd_temperature, config.kd_alpha)
+            loss.backward()
             optimizer.step()
         val = accuracy(model, x[data["val"]], y[data["val"]])
         if val > best["val"]:
@@ -180,19 +203,25 @@ def run_seed(config: IMPConfig, seed: int, out: Path, progress: bool = True) -> 
         ticket.apply(model, masks)
         rewind = {k: v.to(device) for k, v in ticket.rewind.items()}
         trained = torch.load(seed_dir / f"trained_{last:02d}.pt", map_location=device, weights_only=True)
+    teacher = None
+    if config.kd and history:
+        teacher = _logits(model, masks, torch.load(seed_dir / "trained_00.pt", map_location=device, weights_only=True),
+                          data["x"])
     rounds = tqdm(range(len(history), config.rounds + 1), desc=f"seed {seed}", disable=not progress,
                   initial=len(history), total=config.rounds + 1)
     for r in rounds:
         _phase_seed(seed, r, 0)
         if r == 0:
             record, rewind = train(model, data, config, keep_epoch=config.rewind_epoch)
+            if config.kd:
+                teacher = _logits(model, masks, model.state_dict(), data["x"])
         else:
             weights = [trained[name] for name in names]
             keep = [masks.hard(name) for name in names]
             chooser = prune_lowest if config.scope == "global" else prune_lowest_layerwise
             masks.set_hard(dict(zip(names, chooser(weights, keep, config.prune))))
             model.load_state_dict(rewind)
-            record, _ = train(model, data, config)
+            record, _ = train(model, data, config, teacher=teacher)
         trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
         record = {"round": r, "sparsity": sparsity([masks.hard(n) for n in names]), **record}
         if r > 0 and config.baselines:
@@ -205,6 +234,20 @@ def run_seed(config: IMPConfig, seed: int, out: Path, progress: bool = True) -> 
         rounds.set_postfix(test=f"{record['test']:.4f}", sparsity=f"{record['sparsity']:.3f}")
     masks.detach()
     return history
+
+
+def _logits(model: nn.Module, masks: WeightMasks, state: dict[str, Tensor], x: Tensor) -> Tensor:
+    """Logits for every image of the dense model with weights ``state`` (the KD teacher); the
+    model's own weights and masks are left as they were."""
+    own, hard = {k: v.detach().clone() for k, v in model.state_dict().items()}, masks.hard_dict()
+    masks.set_hard({name: torch.ones_like(mask) for name, mask in hard.items()})
+    model.load_state_dict(state)
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    model.load_state_dict(own)
+    masks.set_hard(hard)
+    return logits
 
 
 def _baselines(model: nn.Module, masks: WeightMasks, shapes: dict[str, tuple[int, ...]], init: dict[str, Tensor],
