@@ -80,3 +80,28 @@ def test_distillation_loss_and_kd_tickets(tmp_path):
     assert kd["rounds"][1]["sparsity"] == plain["rounds"][1]["sparsity"] and kd["rounds"][1]["test"] > 0.5
     with pytest.raises(ConfigError, match="kd_alpha"):
         tiny(kd=True, kd_alpha=2.0)
+
+
+def test_channel_removal_is_exact_for_switched_off_channels():
+    import torch
+
+    from graphlottery.nn.vision import ResNetCNN, remove_channels
+
+    torch.manual_seed(0)
+    model = ResNetCNN(width=8, blocks=2).eval()
+    x = torch.rand(5, 1, 8, 8)
+    with torch.no_grad():  # switch off the channels remove_channels will take: outputs must not change
+        for bn in [model.stem[1], model.stages[0].bn2, model.stages[1].bn2]:
+            bn.weight[4:], bn.bias[4:] = 0.0, 0.0
+        for bn in [model.stages[2].shortcut[1], model.stages[2].bn2, model.stages[3].bn2]:
+            bn.weight[8:], bn.bias[8:] = 0.0, 0.0
+        for block in model.stages:
+            block.bn1.weight[::2], block.bn1.bias[::2] = 0.0, 0.0
+        expected = model(x)
+        left = remove_channels(model, 0.5)
+        assert torch.allclose(model(x), expected, atol=1e-6)
+    assert left == {"stream_0": 4, "block_0_inner": 4, "block_1_inner": 4, "stream_1": 8, "block_2_inner": 8,
+                    "block_3_inner": 8}
+    assert model.stem[0].out_channels == 4 and model.fc.in_features == 8
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+        remove_channels(model, 1.0)
