@@ -81,3 +81,39 @@ def test_mask_distance_and_early_bird():
     assert not joint.update([~settled], a)
     with pytest.raises(ValueError, match="mask groups"):
         joint.update(a)
+
+
+def test_refill_keeps_whole_channels():
+    from graphlottery.masks import refill
+
+    g = torch.Generator().manual_seed(0)
+    mask = torch.rand(32, 16, 3, 3, generator=g) < 0.2
+    rows = refill(mask).reshape(32, -1)
+    assert bool((rows.all(1) | ~rows.any(1)).all())  # every channel dense or empty
+    assert int(rows.all(1).sum()) == round(int(mask.sum()) / 144)
+    assert int(refill(mask, fill_rate=2.0).reshape(32, -1).all(1).sum()) == round(2 * int(mask.sum()) / 144)
+    scores = torch.zeros(32, 16, 3, 3)
+    scores[7] = 5.0
+    assert bool(refill(mask, scores)[7].all())  # the channel with the largest kept weights survives
+    with pytest.raises(ValueError, match="fill_rate"):
+        refill(mask, fill_rate=0.0)
+    with pytest.raises(ValueError, match="output dimension"):
+        refill(torch.ones(5, dtype=torch.bool))
+
+
+def test_regroup_makes_dense_blocks_of_similar_rows():
+    from graphlottery.masks import regroup
+
+    base = torch.zeros(16, 20, dtype=torch.bool)
+    base[0::2, :10] = True  # two kinds of rows, interleaved
+    base[1::2, 10:15] = True
+    noisy = base.clone()
+    noisy[0, 19] = True
+    out = regroup(noisy, group_size=8)
+    assert torch.equal(out, base)  # rows grouped by kind; the stray entry goes
+    g = torch.Generator().manual_seed(1)
+    mask = torch.rand(24, 40, generator=g) < 0.3
+    out = regroup(mask, group_size=6)
+    assert abs(int(out.sum()) - int(mask.sum())) <= 24 // 2  # rounding of one width per group
+    patterns = {tuple(row.tolist()) for row in out}
+    assert len(patterns) <= 4  # at most one column set per group

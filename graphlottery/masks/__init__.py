@@ -2,6 +2,7 @@
 from graphlottery.masks.accounting import inference_macs
 from graphlottery.masks.density import SCHEMES, kept_counts, layer_densities, random_masks
 from graphlottery.masks.distance import EarlyBird, mask_distance
+from graphlottery.masks.structured import refill, regroup
 from graphlottery.masks.prune import (
     check_fraction,
     prune_lowest,
@@ -25,5 +26,7 @@ __all__ = [
     "prune_lowest_layerwise",
     "random_masks",
     "random_scores",
+    "refill",
+    "regroup",
     "sparsity",
 ]
