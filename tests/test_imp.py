@@ -105,3 +105,17 @@ def test_channel_removal_is_exact_for_switched_off_channels():
     assert model.stem[0].out_channels == 4 and model.fc.in_features == 8
     with pytest.raises(ValueError, match="in \\[0, 1\\)"):
         remove_channels(model, 1.0)
+
+
+def test_shipped_imp_configs_load_and_build():
+    from pathlib import Path
+
+    from graphlottery.lottery.imp import build_model
+    from graphlottery.nn.transformer import VisionTransformer
+    from graphlottery.nn.vision import ResNetCNN
+
+    configs = Path(__file__).resolve().parents[1] / "configs" / "imp"
+    resnet = IMPConfig.from_yaml(configs / "digits_resnet.yaml")
+    vit = IMPConfig.from_yaml(configs / "digits_vit.yaml")
+    assert isinstance(build_model(resnet), ResNetCNN) and isinstance(build_model(vit), VisionTransformer)
+    assert resnet.rounds == vit.rounds == 8 and resnet.baselines == ["uniform", "erk"]

@@ -1,4 +1,4 @@
-"""Iterative magnitude pruning (IMP) with rewinding for any ``nn.Module``, on the same weight
+"""Iterative magnitude pruning (IMP) with rewinding for CNNs and transformers, on the same weight
 masks and tickets as UGS, with random-pruning baselines at the same sparsity.
 
 Per seed: train the dense model (remembering the weights of epoch ``rewind_epoch``); then each
@@ -45,6 +45,7 @@ from graphlottery.masks import (
     random_masks,
     sparsity,
 )
+from graphlottery.nn.transformer import VisionTransformer
 from graphlottery.nn.vision import ResNetCNN
 
 PRUNABLE = (nn.Linear, nn.Conv2d)
@@ -80,7 +81,7 @@ class IMPConfig(Config):
 
     def __post_init__(self) -> None:
         self._check(("width", "blocks", "epochs", "batch_size"),
-                    {"model": ("resnet",), "scope": ("global", "layerwise")}, datasets={"digits": "digits"})
+                    {"model": ("resnet", "vit"), "scope": ("global", "layerwise")}, datasets={"digits": "digits"})
         if not 0.0 < self.prune < 1.0:
             raise ConfigError(f"prune must be in (0, 1), got {self.prune}")
         if not 0.0 <= self.kd_alpha <= 1.0 or self.kd_temperature <= 0:
@@ -93,6 +94,16 @@ class IMPConfig(Config):
         unknown = sorted(set(self.baselines) - set(SCHEMES))
         if unknown:
             raise ConfigError(f"baselines must be among {list(SCHEMES)}, got {unknown}")
+
+
+def build_model(config: IMPConfig) -> nn.Module:
+    """The config's classifier for 8×8 digits: ``resnet`` (:class:`ResNetCNN`, ``width`` channels,
+    ``blocks`` per stage) or ``vit`` (:class:`VisionTransformer`, dimension ``width``, ``blocks``
+    encoder blocks, 4 heads, FFN ``2 · width``)."""
+    if config.model == "vit":
+        return VisionTransformer(num_classes=10, dim=config.width, depth=config.blocks, heads=4,
+                                 hidden=2 * config.width)
+    return ResNetCNN(num_classes=10, width=config.width, blocks=config.blocks)
 
 
 def accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
@@ -154,7 +165,7 @@ def early_bird_ticket(config: IMPConfig, seed: int, target: float, window: int =
     device = torch.device(config.device)
     data = {k: v.to(device) for k, v in load_digits(seed).items()}
     torch.manual_seed(seed)
-    model = ResNetCNN(num_classes=10, width=config.width, blocks=config.blocks).to(device)
+    model = build_model(config).to(device)
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
     names = maskable_weights(model, PRUNABLE)
     bird = EarlyBird(window, threshold)
@@ -192,7 +203,7 @@ def run_seed(config: IMPConfig, seed: int, out: Path, progress: bool = True) -> 
     device = torch.device(config.device)
     data = {k: v.to(device) for k, v in load_digits(seed).items()}
     torch.manual_seed(seed)
-    model = ResNetCNN(num_classes=10, width=config.width, blocks=config.blocks).to(device)
+    model = build_model(config).to(device)
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
     names = maskable_weights(model, PRUNABLE)
     shapes = {name: tuple(model.get_parameter(name).shape) for name in names}

@@ -2,7 +2,6 @@
 from graphlottery.masks.accounting import inference_macs
 from graphlottery.masks.density import SCHEMES, kept_counts, layer_densities, random_masks
 from graphlottery.masks.distance import EarlyBird, mask_distance
-from graphlottery.masks.structured import refill, regroup
 from graphlottery.masks.prune import (
     check_fraction,
     prune_lowest,
@@ -10,6 +9,7 @@ from graphlottery.masks.prune import (
     random_scores,
     sparsity,
 )
+from graphlottery.masks.structured import refill, regroup
 from graphlottery.masks.weight import WeightMasks, maskable_weights
 
 __all__ = [
