@@ -119,3 +119,26 @@ def test_shipped_imp_configs_load_and_build():
     vit = IMPConfig.from_yaml(configs / "digits_vit.yaml")
     assert isinstance(build_model(resnet), ResNetCNN) and isinstance(build_model(vit), VisionTransformer)
     assert resnet.rounds == vit.rounds == 8 and resnet.baselines == ["uniform", "erk"]
+
+
+def test_cnn_masks_round_trip_through_torch_prune():
+    import torch
+    from torch.nn.utils import prune as torch_prune
+
+    from graphlottery.masks import WeightMasks, maskable_weights, random_masks
+    from graphlottery.nn.vision import ResNetCNN
+
+    torch.manual_seed(0)
+    model = ResNetCNN(width=4).eval()
+    names = maskable_weights(model, (torch.nn.Conv2d, torch.nn.Linear))
+    shapes = {n: tuple(model.get_parameter(n).shape) for n in names}
+    masks = WeightMasks(model, names).set_hard(random_masks(shapes, 0.6, "erk")).attach()
+    x = torch.rand(3, 1, 8, 8)
+    expected = model(x)
+    saved = masks.hard_dict()
+    masks.to_torch_prune()  # torch.nn.utils.prune now applies the same masks
+    assert torch.allclose(model(x), expected) and isinstance(model.stem[0].weight_mask, torch.Tensor)
+    back = WeightMasks.from_torch_prune(model)
+    assert all(torch.equal(back.hard(n).cpu(), saved[n]) for n in names)
+    assert not any(isinstance(h, torch_prune.BasePruningMethod) for m in model.modules()
+                   for h in m._forward_pre_hooks.values())
