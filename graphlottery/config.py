@@ -134,7 +134,9 @@ class GLTConfig(Config):
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
     code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
     encoder checkpoint (e.g. from ``graphlottery graphcl``) whose weights replace the random
-    initialisation of the layers it holds; rounds then rewind to them.
+    initialisation of the layers it holds; rounds then rewind to them. ``early_bird_window`` > 0
+    ends each mask search once the graph and weight masks have settled over that many epochs
+    (normalised Hamming distance below ``early_bird_threshold``; graph early-bird tickets).
     """
 
     dataset: str
@@ -159,6 +161,8 @@ class GLTConfig(Config):
     mask_weight_decay: bool | None = None
     mask_noise: float = 1e-5
     l1: str = "coupled"
+    early_bird_window: int = 0
+    early_bird_threshold: float = 0.1
     init: str | None = None
     device: str = "cpu"
     data_root: str | None = None
@@ -172,6 +176,9 @@ class GLTConfig(Config):
             raise ConfigError(f"layers must be at least 2, got {self.layers}")
         if self.rounds < 0:
             raise ConfigError(f"rounds must be >= 0, got {self.rounds}")
+        if self.early_bird_window == 1 or self.early_bird_window < 0 or not 0 <= self.early_bird_threshold <= 1:
+            raise ConfigError("early_bird_window must be 0 (off) or at least 2, and early_bird_threshold in [0, 1]; "
+                              f"got {self.early_bird_window}, {self.early_bird_threshold}")
         for name in ("prune_graph", "prune_weight"):
             try:
                 check_fraction(getattr(self, name), name)

@@ -69,6 +69,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         mask_weight_decay=config.mask_weight_decay,
         mask_noise=config.mask_noise,
         l1=config.l1,
+        early_bird=(config.early_bird_window, config.early_bird_threshold) if config.early_bird_window else None,
         seed=seed,
         device=config.device,
         progress=progress,

@@ -27,7 +27,14 @@ from tqdm.auto import trange
 
 from graphlottery.graph import MaskedGraph
 from graphlottery.lottery.ticket import Ticket
-from graphlottery.masks import WeightMasks, inference_macs, prune_lowest, prune_lowest_layerwise, random_scores
+from graphlottery.masks import (
+    EarlyBird,
+    WeightMasks,
+    inference_macs,
+    prune_lowest,
+    prune_lowest_layerwise,
+    random_scores,
+)
 from graphlottery.nn.base import MessagePassingStack
 from graphlottery.sparse import Adjacency, sparse_features
 from graphlottery.tasks import NodeClassification
@@ -68,6 +75,10 @@ class UGS:
             ``lr`` per step; ``"decoupled"``: the step ``lr * s * sign(m)`` is applied after
             Adam's (as AdamW decouples weight decay), so masks move by their task gradient and
             the L1 term only breaks ties.
+        early_bird: ``(window, threshold)`` to end each mask search early (graph early-bird
+            tickets): after every epoch the graph and weight masks the current scores would give
+            are compared with those of the last ``window - 1`` epochs, and once both normalised
+            Hamming distances stay below ``threshold`` the search stops with those scores.
         seed: the run's seed (model initialisation is the caller's).
         device: ``"cpu"``, ``"cuda"``, ...
         progress: show tqdm bars over epochs.
@@ -91,6 +102,7 @@ class UGS:
         mask_weight_decay: bool = False,
         mask_noise: float = 1e-5,
         l1: str = "coupled",
+        early_bird: tuple[int, float] | None = None,
         seed: int = 0,
         device: str | torch.device = "cpu",
         progress: bool = False,
@@ -110,6 +122,9 @@ class UGS:
         if l1 not in ("coupled", "decoupled"):
             raise ValueError(f"l1 must be 'coupled' or 'decoupled', got {l1!r}")
         self.l1 = l1
+        if early_bird is not None:
+            EarlyBird(*early_bird)  # checks window and threshold
+        self.early_bird = early_bird
         self.seed, self.progress = seed, progress
         self.rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.round = 0
@@ -174,6 +189,7 @@ class UGS:
             lr=self.lr,
         )
         best, snapshot = -1.0, (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
+        bird = None if self.early_bird is None else EarlyBird(*self.early_bird)
         for epoch in self._epochs(self.mask_epochs, "mask search"):
             self._train_step(optimizer, graph_input, lambda: self.graph.edge_weight(units))
             if epoch == 0:
@@ -190,9 +206,18 @@ class UGS:
                 best = val
                 snapshot = (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
                 self.search_result = {"val": val, "epoch": epoch}
+            if bird is not None and bird.update(*self._would_keep(edge_score, weight_scores)):
+                snapshot = (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
+                self.search_result = {"val": val, "epoch": epoch, "early_bird": True}
+                break
         self.graph.make_hard()
         self.masks.make_hard()
         return snapshot
+
+    def _would_keep(self, edge_score: Tensor, weight_scores: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+        """The graph and weight masks that pruning with these scores would give now."""
+        graph = prune_lowest([edge_score], [self.graph.keep], self.prune_graph)
+        return graph, prune_lowest(weight_scores, [m for _, m in self.masks.items()], self.prune_weight)
 
     def prune(self, edge_scores: Tensor, weight_scores: list[Tensor], layerwise: bool = False) -> None:
         """Prune ``prune_graph`` of the remaining edges and ``prune_weight`` of the remaining weights."""
