@@ -142,3 +142,11 @@ def test_cnn_masks_round_trip_through_torch_prune():
     assert all(torch.equal(back.hard(n).cpu(), saved[n]) for n in names)
     assert not any(isinstance(h, torch_prune.BasePruningMethod) for m in model.modules()
                    for h in m._forward_pre_hooks.values())
+
+
+def test_kd_ticket_without_rewinding_fine_tunes_the_trained_weights(tmp_path):
+    fine_tuned = run_imp(tiny(rounds=1, kd=True, rewind=False, baselines=[]), tmp_path, progress=False)
+    rewound = run_imp(tiny(rounds=1, kd=True, baselines=[]), tmp_path / "rewound", progress=False)
+    assert fine_tuned["rounds"][1]["sparsity"] == rewound["rounds"][1]["sparsity"]
+    assert fine_tuned["rounds"][1]["test"] != rewound["rounds"][1]["test"]  # different starting weights
+    assert fine_tuned["rounds"][1]["test"] > 0.8  # pruning 20% of trained weights then fine-tuning keeps the skill

@@ -56,7 +56,8 @@ RUN_ONLY = {"rounds", "seeds", "device"}  # may change when resuming
 class IMPConfig(Config):
     """IMP on an image classifier. ``scope``: ``global`` (one magnitude threshold over all
     layers) or ``layerwise``; ``rewind_epoch``: 0 rewinds to the initialisation, k > 0 to the
-    weights after k epochs of dense training; ``baselines``: random-pruning schemes. ``kd``: KD
+    weights after k epochs of dense training; ``rewind: false`` fine-tunes the pruned trained
+    weights instead (e.g. a KD ticket "alone"); ``baselines``: random-pruning schemes. ``kd``: KD
     tickets, each round retrained on the dense model's soft labels at temperature
     ``kd_temperature``, mixed with the hard labels as ``kd_alpha · KD + (1 - kd_alpha) · CE``."""
 
@@ -68,6 +69,7 @@ class IMPConfig(Config):
     rounds: int = 8
     scope: str = "global"
     rewind_epoch: int = 0
+    rewind: bool = True
     epochs: int = 40
     batch_size: int = 64
     lr: float = 1e-3
@@ -231,7 +233,7 @@ def run_seed(config: IMPConfig, seed: int, out: Path, progress: bool = True) -> 
             keep = [masks.hard(name) for name in names]
             chooser = prune_lowest if config.scope == "global" else prune_lowest_layerwise
             masks.set_hard(dict(zip(names, chooser(weights, keep, config.prune))))
-            model.load_state_dict(rewind)
+            model.load_state_dict(rewind if config.rewind else trained)
             record, _ = train(model, data, config, teacher=teacher)
         trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
         record = {"round": r, "sparsity": sparsity([masks.hard(n) for n in names]), **record}
