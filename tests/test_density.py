@@ -66,6 +66,14 @@ def test_mask_distance_and_early_bird():
     b = [torch.tensor([True, False, False, True]), torch.ones(2, 2, dtype=torch.bool)]
     assert mask_distance(a, b) == pytest.approx(2 / 8)
     assert mask_distance(a, a) == 0.0
+    assert mask_distance(a, b, relative=True) == pytest.approx(2 / 4)  # 2 differ, 2 + 2 pruned
+    # unrelated masks that prune 5% differ in under 10% of all entries, but almost fully relatively
+    g0 = torch.Generator().manual_seed(0)
+    u, v = torch.rand(5000, generator=g0) > 0.05, torch.rand(5000, generator=g0) > 0.05
+    assert mask_distance([u], [v]) < 0.11 and mask_distance([u], [v], relative=True) > 0.9
+    relative_bird = EarlyBird(window=2, threshold=0.1, relative=True)
+    relative_bird.update([u])
+    assert not relative_bird.update([v])
     with pytest.raises(ValueError, match="shapes differ"):
         mask_distance(a, [b[0], torch.ones(4, dtype=torch.bool)])
     bird = EarlyBird(window=3, threshold=0.1)

@@ -167,9 +167,9 @@ def test_model_that_ignores_edge_weight_is_refused(cora):
 
 def test_early_bird_ends_the_mask_search_once_both_masks_settle(cora):
     torch.manual_seed(0)
-    ugs = UGS(GCN(cora.num_features, 64, 7), cora, mask_epochs=60, retrain_epochs=10, seed=0, early_bird=(3, 0.05))
+    ugs = UGS(GCN(cora.num_features, 64, 7), cora, mask_epochs=60, retrain_epochs=10, seed=0, early_bird=(5, 0.1))
     record = ugs.step()
-    assert ugs.search_result.get("early_bird") and record["search_epoch"] < 59
+    assert ugs.search_result.get("early_bird") and 4 <= record["search_epoch"] < 59
     assert ugs.graph.sparsity == pytest.approx(0.05, abs=1e-3)  # the round still prunes exactly
     with pytest.raises(ValueError, match="window"):
         UGS(GCN(cora.num_features, 16, 7), cora, early_bird=(1, 0.1))

@@ -77,8 +77,9 @@ class UGS:
             the L1 term only breaks ties.
         early_bird: ``(window, threshold)`` to end each mask search early (graph early-bird
             tickets): after every epoch the graph and weight masks the current scores would give
-            are compared with those of the last ``window - 1`` epochs, and once both normalised
-            Hamming distances stay below ``threshold`` the search stops with those scores.
+            are compared with those of the last ``window - 1`` epochs, and once both distances
+            (relative to the pruned entries, see :func:`~graphlottery.masks.mask_distance`) stay
+            below ``threshold`` the search stops with those scores.
         seed: the run's seed (model initialisation is the caller's).
         device: ``"cpu"``, ``"cuda"``, ...
         progress: show tqdm bars over epochs.
@@ -189,7 +190,7 @@ class UGS:
             lr=self.lr,
         )
         best, snapshot = -1.0, (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
-        bird = None if self.early_bird is None else EarlyBird(*self.early_bird)
+        bird = None if self.early_bird is None else EarlyBird(*self.early_bird, relative=True)
         for epoch in self._epochs(self.mask_epochs, "mask search"):
             self._train_step(optimizer, graph_input, lambda: self.graph.edge_weight(units))
             if epoch == 0:
@@ -215,9 +216,12 @@ class UGS:
         return snapshot
 
     def _would_keep(self, edge_score: Tensor, weight_scores: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
-        """The graph and weight masks that pruning with these scores would give now."""
-        graph = prune_lowest([edge_score], [self.graph.keep], self.prune_graph)
-        return graph, prune_lowest(weight_scores, [m for _, m in self.masks.items()], self.prune_weight)
+        """The graph and weight masks that pruning with these scores would give now, over the
+        entries still kept (so only this round's choice is compared)."""
+        keep = [m for _, m in self.masks.items()]
+        graph = prune_lowest([edge_score], [self.graph.keep], self.prune_graph)[0][self.graph.keep]
+        weights = prune_lowest(weight_scores, keep, self.prune_weight)
+        return [graph], [w[k] for w, k in zip(weights, keep)]
 
     def prune(self, edge_scores: Tensor, weight_scores: list[Tensor], layerwise: bool = False) -> None:
         """Prune ``prune_graph`` of the remaining edges and ``prune_weight`` of the remaining weights."""
