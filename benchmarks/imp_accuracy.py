@@ -32,7 +32,9 @@ def main() -> None:
     results = run_imp(config, args.out, progress=args.progress)
     rounds = results["rounds"]
     dense = rounds[0]["test"]
-    at80 = next(r for r in rounds if r["sparsity"] >= 0.8 - 1e-9)
+    at80 = next((r for r in rounds if r["sparsity"] >= 0.8 - 1e-9), None)
+    if at80 is None:
+        raise SystemExit(f"no round reaches 80% sparsity (last: {rounds[-1]['sparsity']:.3f}); run more rounds")
     birds = [early_bird_ticket(config, seed, at80["sparsity"]) for seed in args.seeds]
     fractions = [(b["epoch"] or config.epochs) / config.epochs for b in birds]
     print(json.dumps({

@@ -105,6 +105,7 @@ def test_refill_keeps_whole_channels():
     assert bool(refill(mask, scores)[7].all())  # the channel with the largest kept weights survives
     with pytest.raises(ValueError, match="fill_rate"):
         refill(mask, fill_rate=0.0)
+    assert not refill(torch.zeros(4, 3, dtype=torch.bool)).any()  # nothing kept, nothing refilled
     with pytest.raises(ValueError, match="output dimension"):
         refill(torch.ones(5, dtype=torch.bool))
 

@@ -55,10 +55,13 @@ def test_imp_config_errors():
 def test_early_bird_draws_a_ticket_once_masks_settle():
     from graphlottery.lottery.imp import early_bird_ticket
 
-    result = early_bird_ticket(tiny(epochs=6), seed=0, target=0.5, window=2, threshold=0.5)
-    assert result["epoch"] is not None and result["epoch"] < 6  # stopped dense training early
-    assert result["sparsity"] == pytest.approx(0.5, abs=1e-4)
-    assert len(result["distances"]) == result["epoch"] and result["distances"][-1] < 0.5
+    # two unrelated masks at 80% sparsity differ in 2 · 0.8 · 0.2 = 32% of the entries
+    result = early_bird_ticket(tiny(epochs=12), seed=0, target=0.8, window=3, threshold=0.1)
+    assert result["epoch"] is not None and result["epoch"] < 12  # stopped dense training early
+    assert result["sparsity"] == pytest.approx(0.8, abs=1e-4)
+    distances = result["distances"]
+    assert len(distances) == result["epoch"] and distances[-1] < 0.1
+    assert all(not d < 0.1 for d in distances[:-1])  # drawn at the first settled epoch
     assert result["test"] > 0.5
     never = early_bird_ticket(tiny(epochs=3), seed=0, target=0.5, window=2, threshold=0.0)
     assert never["epoch"] is None and len(never["distances"]) == 3
@@ -71,13 +74,19 @@ def test_distillation_loss_and_kd_tickets(tmp_path):
     from graphlottery.lottery.imp import distillation_loss
 
     logits, labels = torch.randn(8, 10), torch.randint(0, 10, (8,))
-    assert torch.allclose(distillation_loss(logits, labels, torch.randn(8, 10), 5.0, 0.0),
-                          F.cross_entropy(logits, labels))
+    teacher = torch.randn(8, 10)
+    assert torch.allclose(distillation_loss(logits, labels, teacher, 5.0, 0.0), F.cross_entropy(logits, labels))
     assert float(distillation_loss(logits, labels, logits, 5.0, 1.0)) == pytest.approx(0.0, abs=1e-6)
+    p, q = F.softmax(teacher / 5.0, -1), F.softmax(logits / 5.0, -1)
+    kl = float((p * (p.log() - q.log())).sum(-1).mean())
+    by_hand = 0.9 * 25.0 * kl + 0.1 * float(F.cross_entropy(logits, labels))
+    assert float(distillation_loss(logits, labels, teacher, 5.0, 0.9)) == pytest.approx(by_hand, rel=1e-5)
     kd = run_imp(tiny(rounds=1, kd=True, baselines=[]), tmp_path / "kd", progress=False)
     plain = run_imp(tiny(rounds=1, baselines=[]), tmp_path / "plain", progress=False)
     assert kd["rounds"][0] == plain["rounds"][0]  # the dense teacher is the same model
     assert kd["rounds"][1]["sparsity"] == plain["rounds"][1]["sparsity"] and kd["rounds"][1]["test"] > 0.5
+    assert kd["rounds"][1]["per_seed"][0]["val"] != plain["rounds"][1]["per_seed"][0]["val"] or \
+        kd["rounds"][1]["per_seed"][0]["best_epoch"] != plain["rounds"][1]["per_seed"][0]["best_epoch"]
     with pytest.raises(ConfigError, match="kd_alpha"):
         tiny(kd=True, kd_alpha=2.0)
 
@@ -105,6 +114,8 @@ def test_channel_removal_is_exact_for_switched_off_channels():
     assert model.stem[0].out_channels == 4 and model.fc.in_features == 8
     with pytest.raises(ValueError, match="in \\[0, 1\\)"):
         remove_channels(model, 1.0)
+    with pytest.raises(TypeError, match="supports ResNetCNN"):
+        remove_channels(torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3)), 0.5)
 
 
 def test_shipped_imp_configs_load_and_build():

@@ -57,9 +57,10 @@ class IMPConfig(Config):
     """IMP on an image classifier. ``scope``: ``global`` (one magnitude threshold over all
     layers) or ``layerwise``; ``rewind_epoch``: 0 rewinds to the initialisation, k > 0 to the
     weights after k epochs of dense training; ``rewind: false`` fine-tunes the pruned trained
-    weights instead (e.g. a KD ticket "alone"); ``baselines``: random-pruning schemes. ``kd``: KD
-    tickets, each round retrained on the dense model's soft labels at temperature
-    ``kd_temperature``, mixed with the hard labels as ``kd_alpha · KD + (1 - kd_alpha) · CE``."""
+    weights instead (the ticket then records those as its starting weights); ``baselines``:
+    random-pruning schemes. ``kd``: KD tickets, each round retrained on the dense model's soft
+    labels at temperature ``kd_temperature``, mixed with the hard labels as
+    ``kd_alpha · KD + (1 - kd_alpha) · CE``."""
 
     dataset: str
     model: str = "resnet"
@@ -233,13 +234,15 @@ def run_seed(config: IMPConfig, seed: int, out: Path, progress: bool = True) -> 
             keep = [masks.hard(name) for name in names]
             chooser = prune_lowest if config.scope == "global" else prune_lowest_layerwise
             masks.set_hard(dict(zip(names, chooser(weights, keep, config.prune))))
-            model.load_state_dict(rewind if config.rewind else trained)
+            start = rewind if config.rewind else trained
+            model.load_state_dict(start)
             record, _ = train(model, data, config, teacher=teacher)
         trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
         record = {"round": r, "sparsity": sparsity([masks.hard(n) for n in names]), **record}
         if r > 0 and config.baselines:
             record["random"] = _baselines(model, masks, shapes, init, data, config, seed, r, record["sparsity"])
-        Ticket.capture(model, masks, rewind, seed=seed, round=r, config=config.to_dict()).save(
+        Ticket.capture(model, masks, rewind if r == 0 or config.rewind else start, seed=seed, round=r,
+                       config=config.to_dict()).save(
             seed_dir / f"round_{r:02d}.pt")
         torch.save({k: v.cpu() for k, v in trained.items()}, seed_dir / f"trained_{r:02d}.pt")
         history.append(record)

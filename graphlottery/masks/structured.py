@@ -27,7 +27,7 @@ def _rows(mask: Tensor) -> Tensor:
 def refill(mask: Tensor, scores: Tensor | None = None, fill_rate: float = 1.0) -> Tensor:
     """Channel-wise refill: rank rows by ``Σ |score|`` over their kept entries (by their kept
     count without ``scores``) and make the best ``round(fill_rate · kept / row_size)`` rows
-    (at least one) dense, the rest empty."""
+    (at least one, unless the mask is empty) dense, the rest empty."""
     rows = _rows(mask)
     if fill_rate <= 0:
         raise ValueError(f"fill_rate must be positive, got {fill_rate}")
@@ -35,6 +35,8 @@ def refill(mask: Tensor, scores: Tensor | None = None, fill_rate: float = 1.0) -
         raise ValueError(f"scores have shape {tuple(scores.shape)}, the mask {tuple(mask.shape)}")
     weight = rows.float() if scores is None else rows * scores.detach().reshape_as(rows).abs()
     importance = weight.sum(1)
+    if not bool(rows.any()):
+        return torch.zeros_like(mask)
     count = min(rows.size(0), max(1, round(fill_rate * int(rows.sum()) / rows.size(1))))
     keep = torch.zeros(rows.size(0), dtype=torch.bool, device=mask.device)
     keep[torch.argsort(importance, descending=True, stable=True)[:count]] = True

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 
 def _keep_rows(linear: nn.Linear, rows: Tensor) -> nn.Linear:
-    out = nn.Linear(linear.in_features, int(rows.numel()), bias=linear.bias is not None)
+    out = nn.Linear(linear.in_features, int(rows.numel()), bias=linear.bias is not None, dtype=linear.weight.dtype)
     out.weight.data.copy_(linear.weight.data[rows])
     if linear.bias is not None:
         out.bias.data.copy_(linear.bias.data[rows])
@@ -24,7 +24,7 @@ def _keep_rows(linear: nn.Linear, rows: Tensor) -> nn.Linear:
 
 
 def _keep_columns(linear: nn.Linear, columns: Tensor) -> nn.Linear:
-    out = nn.Linear(int(columns.numel()), linear.out_features, bias=linear.bias is not None)
+    out = nn.Linear(int(columns.numel()), linear.out_features, bias=linear.bias is not None, dtype=linear.weight.dtype)
     out.weight.data.copy_(linear.weight.data[:, columns])
     if linear.bias is not None:
         out.bias.data.copy_(linear.bias.data)

@@ -54,8 +54,10 @@ def _top(importance: Tensor, fraction: float) -> Tensor:
 
 
 def _slice_conv(conv: nn.Conv2d, out_idx: Tensor, in_idx: Tensor) -> nn.Conv2d:
+    if conv.groups != 1:
+        raise ValueError(f"channel removal supports ungrouped convolutions only, got groups={conv.groups}")
     new = nn.Conv2d(int(in_idx.numel()), int(out_idx.numel()), conv.kernel_size, conv.stride, conv.padding,
-                    bias=conv.bias is not None).to(conv.weight.device)
+                    conv.dilation, bias=conv.bias is not None).to(conv.weight.device, conv.weight.dtype)
     new.weight.data.copy_(conv.weight.data[out_idx][:, in_idx])
     if conv.bias is not None:
         new.bias.data.copy_(conv.bias.data[out_idx])
@@ -63,7 +65,7 @@ def _slice_conv(conv: nn.Conv2d, out_idx: Tensor, in_idx: Tensor) -> nn.Conv2d:
 
 
 def _slice_bn(bn: nn.BatchNorm2d, idx: Tensor) -> nn.BatchNorm2d:
-    new = nn.BatchNorm2d(int(idx.numel()), bn.eps, bn.momentum).to(bn.weight.device)
+    new = nn.BatchNorm2d(int(idx.numel()), bn.eps, bn.momentum).to(bn.weight.device, bn.weight.dtype)
     for name in ("weight", "bias"):
         getattr(new, name).data.copy_(getattr(bn, name).data[idx])
     for name in ("running_mean", "running_var"):
@@ -79,10 +81,16 @@ def remove_channels(model: ResNetCNN, fraction: float) -> dict[str, int]:
     A block's inner channels (``conv1`` → ``bn1`` → ``conv2``) are ranked on their own; the
     channels of a residual stream (the stem or a strided shortcut, then every block's ``bn2``
     adding into it) are ranked by the sum of ``|γ|`` over everything writing to them and removed
-    together, so the additions stay aligned. Returns the channels left per stream and block.
+    together, so the additions stay aligned. At least one channel of each stays. Returns the
+    channels left per stream and block.
     """
+    if not isinstance(model, ResNetCNN):
+        raise TypeError(f"remove_channels supports ResNetCNN, got {type(model).__name__}")
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"the fraction of channels to remove must be in [0, 1), got {fraction}")
+    if any(hook for m in model.modules() for hook in m._forward_pre_hooks.values()):
+        raise ValueError("detach weight masks (or other forward pre-hooks) before removing channels: "
+                         "they would stay on the replaced layers")
     blocks = list(model.stages)
     # residual streams: the stem's, and one more after every block with a shortcut conv
     stream_of, writers = [], [[model.stem[1].weight.abs()]]
@@ -111,7 +119,7 @@ def remove_channels(model: ResNetCNN, fraction: float) -> dict[str, int]:
             left[f"stream_{s}"] = int(out.numel())
         left[f"block_{i}_inner"] = int(inner.numel())
         stream_in = out
-    fc = nn.Linear(int(stream_in.numel()), model.fc.out_features).to(model.fc.weight.device)
+    fc = nn.Linear(int(stream_in.numel()), model.fc.out_features).to(model.fc.weight.device, model.fc.weight.dtype)
     fc.weight.data.copy_(model.fc.weight.data[:, stream_in])
     fc.bias.data.copy_(model.fc.bias.data)
     model.fc = fc
