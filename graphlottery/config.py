@@ -129,7 +129,10 @@ class Config:
 
 @dataclass
 class GLTConfig(Config):
-    """Graph lottery ticket search (UGS rounds) for node classification.
+    """Graph lottery ticket search (UGS rounds) for node classification (``task: node``) or link
+    prediction (``task: link``: ``link_val`` / ``link_test`` of the edges held out of message
+    passing with as many non-edges, split with ``split_seed``; the model outputs ``embedding``-wide
+    node embeddings scored by a dot product, ROC-AUC).
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
     code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
@@ -140,8 +143,13 @@ class GLTConfig(Config):
     """
 
     dataset: str
+    task: str = "node"
     model: str = "gcn"
     hidden: int = 512
+    embedding: int = 16
+    link_val: float = 0.05
+    link_test: float = 0.1
+    split_seed: int = 0
     layers: int = 2
     heads: int = 8
     dropout: float | None = None
@@ -170,8 +178,11 @@ class GLTConfig(Config):
     def __post_init__(self) -> None:
         from graphlottery.nn import MODELS
 
-        self._check(("hidden", "layers", "heads", "mask_epochs", "retrain_epochs"),
-                    {"model": sorted(MODELS), "l1": ("coupled", "decoupled")})
+        self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
+                    {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link")})
+        if not (0 < self.link_val < 1 and 0 < self.link_test < 1 and self.link_val + self.link_test < 1):
+            raise ConfigError(f"link_val and link_test must be fractions that sum below 1, got {self.link_val}, "
+                              f"{self.link_test}")
         if self.layers < 2:
             raise ConfigError(f"layers must be at least 2, got {self.layers}")
         if self.rounds < 0:

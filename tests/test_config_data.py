@@ -14,6 +14,11 @@ def test_shipped_configs_load():
         assert config.hidden == 512 and config.rounds == 20
     gat = GLTConfig.from_yaml(os.path.join(REPO, "configs", "glt", "citeseer_gat.yaml"))
     assert (gat.lr, gat.weight_decay, gat.s1, gat.s2, gat.heads) == (0.01, 5e-4, 1e-7, 1e-3, 8)
+    for name in os.listdir(os.path.join(REPO, "configs", "linkpred")):
+        link = GLTConfig.from_yaml(os.path.join(REPO, "configs", "linkpred", name))
+        assert link.task == "link" and link.embedding == 16 and link.l1 == "decoupled"
+    with pytest.raises(ConfigError, match="task must be one of"):
+        GLTConfig(dataset="Cora", task="graph")
     pretrained = GLTConfig.from_yaml(os.path.join(REPO, "configs", "glt", "cora_gcn_graphcl.yaml"))
     assert pretrained.init == "runs/graphcl_cora/seed_0/encoder.pt"
     from graphlottery.contrastive.run import GraphCLConfig

@@ -29,6 +29,7 @@ from graphlottery.files import write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
 from graphlottery.nn import MODELS, load_encoder
+from graphlottery.tasks import LinkPrediction, NodeClassification, link_split
 
 
 def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch.nn.Module:
@@ -51,12 +52,14 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     history_path = seed_dir / "history.json"
     history: list[dict[str, Any]] = json.loads(history_path.read_text()) if history_path.is_file() else []
     torch.manual_seed(seed)
-    model = build_model(config, data.num_features, int(data.y.max()) + 1)
+    link = config.task == "link"
+    model = build_model(config, data.num_features, config.embedding if link else int(data.y.max()) + 1)
     if config.init is not None:
         load_encoder(model, config.init, dataset=config.dataset)
     ugs = UGS(
         model,
         data,
+        LinkPrediction(data) if link else None,
         directed=config.directed,
         lr=config.lr,
         weight_decay=config.weight_decay,
@@ -113,8 +116,9 @@ def aggregate(config: GLTConfig, histories: dict[int, list[dict[str, Any]]], dat
             entry["random_test_std"] = _std([rec["random"]["test"] for rec in recs.values()])
         entry["per_seed"] = [{"seed": seed, **rec} for seed, rec in recs.items()]
         rounds.append(entry)
-    return {"dataset": data_name, "model": config.model, "metric": "accuracy", "seeds": list(histories),
-            "rounds": rounds}
+    metric = LinkPrediction.metric if config.task == "link" else NodeClassification.metric
+    return {"dataset": data_name, "model": config.model, "task": config.task, "metric": metric,
+            "seeds": list(histories), "rounds": rounds}
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -161,6 +165,8 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
 def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``curve.png``."""
     data = load_dataset(config.dataset, config.data_root)  # fails before anything is written
+    if config.task == "link":
+        data = link_split(data, config.link_val, config.link_test, seed=config.split_seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config.check_resume(out, RUN_ONLY)

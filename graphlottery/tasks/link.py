@@ -1,0 +1,130 @@
+"""Link prediction: held-out edges, negative sampling, a dot-product decoder and ROC-AUC.
+
+:func:`link_split` holds validation and test edges out of message passing; the graph it returns
+holds only the training edges, so a graph mask over its ``edge_index`` never covers a
+supervision edge of validation or test. :class:`LinkPrediction` is the UGS task: binary
+cross-entropy of :math:`\\sigma(z_u^\\top z_v)` on the training edges against as many freshly
+sampled non-edges per step, and ROC-AUC on fixed validation / test positives and negatives.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.data import Data
+
+
+def _pair_keys(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """One integer per undirected pair ``(min, max)``."""
+    lo, hi = torch.minimum(edge_index[0], edge_index[1]), torch.maximum(edge_index[0], edge_index[1])
+    return lo * num_nodes + hi
+
+
+def _non_edges(num_nodes: int, forbidden: Tensor, count: int, generator: torch.Generator) -> Tensor:
+    """``count`` distinct undirected node pairs ``[2, count]`` (no self-loops) whose keys are not in
+    ``forbidden``, drawn uniformly (vectorised rejection sampling)."""
+    found = torch.empty(0, dtype=torch.long)
+    while found.numel() < count:
+        need = 2 * (count - found.numel()) + 16
+        pairs = torch.randint(0, num_nodes, (2, need), generator=generator)
+        pairs = pairs[:, pairs[0] != pairs[1]]
+        keys = torch.unique(_pair_keys(pairs, num_nodes))
+        keys = keys[~torch.isin(keys, forbidden)]
+        found = torch.unique(torch.cat([found, keys]))
+        forbidden = torch.cat([forbidden, keys])
+    found = found[torch.randperm(found.numel(), generator=generator)[:count]]
+    return torch.stack([found // num_nodes, found % num_nodes])
+
+
+def link_split(data: Data, val: float = 0.05, test: float = 0.1, seed: int = 0) -> Data:
+    """Hold out ``val`` and ``test`` fractions of the undirected edges, with as many non-edges each.
+
+    Returns a copy of ``data`` whose ``edge_index`` keeps the training edges (both directions)
+    and which carries ``val_edge_index`` / ``test_edge_index`` (``[2, P]``, one direction) and
+    ``val_neg_edge_index`` / ``test_neg_edge_index`` (``[2, P]``, never edges of the full graph).
+    """
+    if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
+        raise ValueError(f"val and test must be fractions in (0, 1) that sum below 1, got {val} and {test}")
+    n = data.num_nodes
+    src, dst = data.edge_index
+    keep = src != dst
+    keys = torch.unique(_pair_keys(data.edge_index[:, keep], n))
+    if keys.numel() < 3:
+        raise ValueError(f"the graph has {keys.numel()} undirected edges; link prediction needs more")
+    generator = torch.Generator().manual_seed(seed)
+    order = keys[torch.randperm(keys.numel(), generator=generator)]
+    n_val, n_test = max(1, round(val * keys.numel())), max(1, round(test * keys.numel()))
+    val_keys, test_keys, train_keys = order[:n_val], order[n_val:n_val + n_test], order[n_val + n_test:]
+    train = torch.stack([train_keys // n, train_keys % n])
+    out = copy.copy(data)  # shares x and the other tensors
+    out.edge_index = torch.cat([train, train.flip(0)], 1)
+    negatives = _non_edges(n, keys, n_val + n_test, generator)
+    for name, part, neg in (("val", val_keys, negatives[:, :n_val]), ("test", test_keys, negatives[:, n_val:])):
+        out[f"{name}_edge_index"] = torch.stack([part // n, part % n])
+        out[f"{name}_neg_edge_index"] = neg
+    for key in ("train_mask", "val_mask", "test_mask"):
+        if key in out:
+            del out[key]
+    return out
+
+
+def roc_auc(pos: Tensor, neg: Tensor) -> float:
+    """ROC-AUC of scores for positives against negatives (ties count half), by ranks."""
+    scores = torch.cat([pos, neg])
+    order = scores.argsort()
+    ranks = torch.empty_like(scores, dtype=torch.float64)
+    ranks[order] = torch.arange(1, scores.numel() + 1, dtype=torch.float64, device=scores.device)
+    _, inverse, counts = torch.unique(scores, return_inverse=True, return_counts=True)
+    tie_mean = torch.zeros(counts.numel(), dtype=torch.float64, device=scores.device).index_add_(0, inverse, ranks)
+    ranks = (tie_mean / counts)[inverse]
+    n_pos, n_neg = pos.numel(), neg.numel()
+    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+class LinkPrediction:
+    """Loss and metric for link prediction on a graph from :func:`link_split`.
+
+    ``loss(z)``: BCE of :math:`z_u^\\top z_v` on the message-passing (training) edges against as
+    many uniformly sampled node pairs; ``evaluate(z)``: ``(val, test)`` ROC-AUC. Refuses a graph
+    whose message passing contains a validation or test edge.
+    """
+
+    metric = "roc_auc"
+
+    def __init__(self, data: Data):
+        for key in ("val_edge_index", "val_neg_edge_index", "test_edge_index", "test_neg_edge_index"):
+            if data.get(key) is None:
+                raise ValueError(f"link prediction needs data.{key}; split the graph with link_split first")
+        n = data.num_nodes
+        message = _pair_keys(data.edge_index, n)
+        for part in ("val", "test"):
+            leaked = torch.isin(_pair_keys(data[f"{part}_edge_index"], n), message)
+            if bool(leaked.any()):
+                raise ValueError(f"{int(leaked.sum())} {part} edges are also message-passing edges: the split leaks")
+        self.num_nodes = n
+        self.train = data.edge_index[:, data.edge_index[0] < data.edge_index[1]]
+        self.eval_edges = {p: (data[f"{p}_edge_index"], data[f"{p}_neg_edge_index"]) for p in ("val", "test")}
+
+    def to(self, device: torch.device | str) -> LinkPrediction:
+        self.train = self.train.to(device)
+        self.eval_edges = {k: (p.to(device), q.to(device)) for k, (p, q) in self.eval_edges.items()}
+        return self
+
+    @staticmethod
+    def score(z: Tensor, pairs: Tensor) -> Tensor:
+        """Dot-product decoder: :math:`z_u^\\top z_v` for each pair, ``[P]``."""
+        return (z[pairs[0]] * z[pairs[1]]).sum(-1)
+
+    def loss(self, z: Tensor) -> Tensor:
+        pos = self.score(z, self.train)
+        neg_pairs = torch.randint(0, self.num_nodes, self.train.shape, device=z.device)
+        neg = self.score(z, neg_pairs)
+        return (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
+                + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)))
+
+    @torch.no_grad()
+    def evaluate(self, z: Tensor) -> tuple[float, float]:
+        val, test = (roc_auc(self.score(z, p), self.score(z, q)) for p, q in self.eval_edges.values())
+        return val, test
