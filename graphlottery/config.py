@@ -132,7 +132,7 @@ class GLTConfig(Config):
     """Graph lottery ticket search (UGS rounds) for node classification (``task: node``) or link
     prediction (``task: link``: ``link_val`` / ``link_test`` of the edges held out of message
     passing with as many non-edges, split with ``split_seed``; the model outputs ``embedding``-wide
-    node embeddings scored by a dot product, ROC-AUC).
+    node embeddings scored by a dot product; ``link_metric``: ``roc_auc`` or ``hits@K``).
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
     code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
@@ -149,6 +149,7 @@ class GLTConfig(Config):
     embedding: int = 16
     link_val: float = 0.05
     link_test: float = 0.1
+    link_metric: str = "roc_auc"
     split_seed: int = 0
     layers: int = 2
     heads: int = 8
@@ -177,9 +178,14 @@ class GLTConfig(Config):
 
     def __post_init__(self) -> None:
         from graphlottery.nn import MODELS
+        from graphlottery.tasks.link import check_link_metric
 
         self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
                     {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link")})
+        try:
+            check_link_metric(self.link_metric)
+        except ValueError as err:
+            raise ConfigError(f"link_{err}") from None
         if not (0 < self.link_val < 1 and 0 < self.link_test < 1 and self.link_val + self.link_test < 1):
             raise ConfigError(f"link_val and link_test must be fractions that sum below 1, got {self.link_val}, "
                               f"{self.link_test}")

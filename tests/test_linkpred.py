@@ -57,3 +57,12 @@ def test_short_link_prediction_ticket(tmp_path):
     ticket = Ticket.load(tmp_path / "seed_0" / "round_01.pt")
     held_out = round(0.05 * 5278) + round(0.1 * 5278)  # Cora has 5,278 undirected edges
     assert ticket.edge_mask.numel() == 2 * (5278 - held_out)  # the mask covers message-passing edges only
+
+
+def test_bad_link_config_is_named():
+    from graphlottery import ConfigError
+
+    with pytest.raises(ConfigError, match="link_metric must be"):
+        GLTConfig(dataset="Cora", task="link", link_metric="mrr")
+    with pytest.raises(ConfigError, match="link_val and link_test"):
+        GLTConfig(dataset="Cora", task="link", link_val=0.6, link_test=0.5)

@@ -59,7 +59,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     ugs = UGS(
         model,
         data,
-        LinkPrediction(data) if link else None,
+        LinkPrediction(data, config.link_metric) if link else None,
         directed=config.directed,
         lr=config.lr,
         weight_decay=config.weight_decay,
@@ -116,7 +116,7 @@ def aggregate(config: GLTConfig, histories: dict[int, list[dict[str, Any]]], dat
             entry["random_test_std"] = _std([rec["random"]["test"] for rec in recs.values()])
         entry["per_seed"] = [{"seed": seed, **rec} for seed, rec in recs.items()]
         rounds.append(entry)
-    metric = LinkPrediction.metric if config.task == "link" else NodeClassification.metric
+    metric = config.link_metric if config.task == "link" else NodeClassification.metric
     return {"dataset": data_name, "model": config.model, "task": config.task, "metric": metric,
             "seeds": list(histories), "rounds": rounds}
 

@@ -1,5 +1,5 @@
 """Tasks: what a model is trained on and how it is scored."""
-from graphlottery.tasks.link import LinkPrediction, link_split, roc_auc
+from graphlottery.tasks.link import LinkPrediction, hits_at_k, link_split, roc_auc
 from graphlottery.tasks.node import NodeClassification
 
-__all__ = ["LinkPrediction", "NodeClassification", "link_split", "roc_auc"]
+__all__ = ["LinkPrediction", "NodeClassification", "hits_at_k", "link_split", "roc_auc"]

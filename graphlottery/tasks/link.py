@@ -83,17 +83,33 @@ def roc_auc(pos: Tensor, neg: Tensor) -> float:
     return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def hits_at_k(pos: Tensor, neg: Tensor, k: int) -> float:
+    """OGB's Hits@K: the fraction of positives scored above the ``k``-th highest negative
+    (all of them if there are fewer than ``k`` negatives)."""
+    if neg.numel() < k:
+        return 1.0
+    threshold = torch.topk(neg, k).values[-1]
+    return float((pos > threshold).float().mean())
+
+
+def check_link_metric(metric: str) -> str:
+    """Return ``metric`` if it is ``"roc_auc"`` or ``"hits@K"``; else raise a ``ValueError``."""
+    if metric != "roc_auc" and not (metric.startswith("hits@") and metric[5:].isdigit()):
+        raise ValueError(f"metric must be 'roc_auc' or 'hits@K' (e.g. 'hits@50'), got {metric!r}")
+    return metric
+
+
 class LinkPrediction:
     """Loss and metric for link prediction on a graph from :func:`link_split`.
 
     ``loss(z)``: BCE of :math:`z_u^\\top z_v` on the message-passing (training) edges against as
-    many uniformly sampled node pairs; ``evaluate(z)``: ``(val, test)`` ROC-AUC. Refuses a graph
-    whose message passing contains a validation or test edge.
+    many uniformly sampled node pairs; ``evaluate(z)``: ``(val, test)`` of ``metric``,
+    ``"roc_auc"`` (Planetoid) or ``"hits@K"`` (OGB's ogbl-* metric, e.g. ``"hits@50"`` for
+    ogbl-collab). Refuses a graph whose message passing contains a validation or test edge.
     """
 
-    metric = "roc_auc"
-
-    def __init__(self, data: Data):
+    def __init__(self, data: Data, metric: str = "roc_auc"):
+        self.metric = check_link_metric(metric)
         for key in ("val_edge_index", "val_neg_edge_index", "test_edge_index", "test_neg_edge_index"):
             if data.get(key) is None:
                 raise ValueError(f"link prediction needs data.{key}; split the graph with link_split first")
@@ -126,5 +142,9 @@ class LinkPrediction:
 
     @torch.no_grad()
     def evaluate(self, z: Tensor) -> tuple[float, float]:
-        val, test = (roc_auc(self.score(z, p), self.score(z, q)) for p, q in self.eval_edges.values())
+        if self.metric == "roc_auc":
+            val, test = (roc_auc(self.score(z, p), self.score(z, q)) for p, q in self.eval_edges.values())
+        else:
+            k = int(self.metric[5:])
+            val, test = (hits_at_k(self.score(z, p), self.score(z, q), k) for p, q in self.eval_edges.values())
         return val, test
