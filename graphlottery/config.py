@@ -132,7 +132,9 @@ class GLTConfig(Config):
     """Graph lottery ticket search (UGS rounds) for node classification (``task: node``) or link
     prediction (``task: link``: ``link_val`` / ``link_test`` of the edges held out of message
     passing with as many non-edges, split with ``split_seed``; the model outputs ``embedding``-wide
-    node embeddings scored by a dot product; ``link_metric``: ``roc_auc`` or ``hits@K``).
+    node embeddings scored by a dot product; ``link_metric``: ``roc_auc`` or ``hits@K``) or graph
+    classification (``task: graph`` on a TU dataset: one edge mask over the union of all its
+    graphs, mean-pooled node outputs, test fold ``fold`` of a stratified 10-fold split).
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
     code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
@@ -150,6 +152,7 @@ class GLTConfig(Config):
     link_val: float = 0.05
     link_test: float = 0.1
     link_metric: str = "roc_auc"
+    fold: int = 0
     split_seed: int = 0
     layers: int = 2
     heads: int = 8
@@ -177,11 +180,18 @@ class GLTConfig(Config):
     data_root: str | None = None
 
     def __post_init__(self) -> None:
+        from graphlottery.data import DATASETS, TU
         from graphlottery.nn import MODELS
         from graphlottery.tasks.link import check_link_metric
 
         self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
-                    {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link")})
+                    {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link", "graph")},
+                    datasets={**DATASETS, **TU})
+        if (self.dataset.lower() in TU) != (self.task == "graph"):
+            raise ConfigError(f"task {self.task!r} does not fit dataset {self.dataset!r}: graph classification "
+                              f"runs on TU datasets {sorted(TU.values())}, node and link tasks on single graphs")
+        if not 0 <= self.fold < 10:
+            raise ConfigError(f"fold must be in 0..9 (10-fold cross-validation), got {self.fold}")
         try:
             check_link_metric(self.link_metric)
         except ValueError as err:

@@ -17,8 +17,10 @@ def test_shipped_configs_load():
     for name in os.listdir(os.path.join(REPO, "configs", "linkpred")):
         link = GLTConfig.from_yaml(os.path.join(REPO, "configs", "linkpred", name))
         assert link.task == "link" and link.embedding == 16 and link.l1 == "decoupled"
+    for name in os.listdir(os.path.join(REPO, "configs", "graphcls")):
+        assert GLTConfig.from_yaml(os.path.join(REPO, "configs", "graphcls", name)).task == "graph"
     with pytest.raises(ConfigError, match="task must be one of"):
-        GLTConfig(dataset="Cora", task="graph")
+        GLTConfig(dataset="Cora", task="edges")
     pretrained = GLTConfig.from_yaml(os.path.join(REPO, "configs", "glt", "cora_gcn_graphcl.yaml"))
     assert pretrained.init == "runs/graphcl_cora/seed_0/encoder.pt"
     from graphlottery.contrastive.run import GraphCLConfig

@@ -24,12 +24,19 @@ import torch
 from tqdm.auto import tqdm
 
 from graphlottery.config import GLTConfig
-from graphlottery.data import load_dataset
+from graphlottery.data import TU, load_dataset, load_tu
 from graphlottery.files import write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
 from graphlottery.nn import MODELS, load_encoder
-from graphlottery.tasks import LinkPrediction, NodeClassification, link_split
+from graphlottery.tasks import (
+    GraphClassification,
+    LinkPrediction,
+    NodeClassification,
+    graph_folds,
+    graph_union,
+    link_split,
+)
 
 
 def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch.nn.Module:
@@ -43,6 +50,15 @@ def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch
 
 
 RUN_ONLY = {"rounds", "seeds", "random_baseline", "device", "data_root"}  # may change when resuming
+
+
+def build_task(config: GLTConfig, data) -> Any:
+    """The UGS task of the config (``None``: node classification on ``data``'s masks)."""
+    if config.task == "link":
+        return LinkPrediction(data, config.link_metric)
+    if config.task == "graph":
+        return GraphClassification(data, graph_folds(data.y, config.fold, seed=config.split_seed))
+    return None
 
 
 def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = True) -> list[dict[str, Any]]:
@@ -59,7 +75,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     ugs = UGS(
         model,
         data,
-        LinkPrediction(data, config.link_metric) if link else None,
+        build_task(config, data),
         directed=config.directed,
         lr=config.lr,
         weight_decay=config.weight_decay,
@@ -116,7 +132,8 @@ def aggregate(config: GLTConfig, histories: dict[int, list[dict[str, Any]]], dat
             entry["random_test_std"] = _std([rec["random"]["test"] for rec in recs.values()])
         entry["per_seed"] = [{"seed": seed, **rec} for seed, rec in recs.items()]
         rounds.append(entry)
-    metric = config.link_metric if config.task == "link" else NodeClassification.metric
+    metric = config.link_metric if config.task == "link" else GraphClassification.metric if config.task == "graph" \
+        else NodeClassification.metric
     return {"dataset": data_name, "model": config.model, "task": config.task, "metric": metric,
             "seeds": list(histories), "rounds": rounds}
 
@@ -164,7 +181,11 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
 
 def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``curve.png``."""
-    data = load_dataset(config.dataset, config.data_root)  # fails before anything is written
+    if config.task == "graph":
+        data = graph_union(load_tu(config.dataset, config.data_root))
+        data.name = TU[config.dataset.lower()]
+    else:
+        data = load_dataset(config.dataset, config.data_root)  # fails before anything is written
     if config.task == "link":
         data = link_split(data, config.link_val, config.link_test, seed=config.split_seed)
     out = Path(out)

@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+from graphlottery import ConfigError, GLTConfig, Ticket, run_glt
+from graphlottery.data import load_tu
+from graphlottery.tasks import GraphClassification, graph_folds, graph_union
+
+
+def test_union_and_folds_cover_the_dataset():
+    mutag = load_tu("MUTAG")
+    union = graph_union(mutag)
+    assert union.num_nodes == sum(g.num_nodes for g in mutag) and union.y.numel() == 188
+    assert union.edge_index.size(1) == sum(g.edge_index.size(1) for g in mutag)
+    # global edge ids: graph 1's edges follow graph 0's, shifted by its node count
+    assert torch.equal(union.edge_index[:, mutag[0].edge_index.size(1)], mutag[1].edge_index[:, 0] + mutag[0].num_nodes)
+    tests = []
+    for fold in range(10):
+        split = graph_folds(union.y, fold)
+        assert not set(split["train"].tolist()) & set(split["test"].tolist())
+        assert not set(split["val"].tolist()) & (set(split["train"].tolist()) | set(split["test"].tolist()))
+        tests += split["test"].tolist()
+    assert sorted(tests) == list(range(188))  # every graph is tested exactly once
+    with pytest.raises(ValueError, match="fold must be in"):
+        graph_folds(union.y, 10)
+
+
+def test_graph_task_rejects_inconsistent_input():
+    union = graph_union(load_tu("MUTAG"))
+    split = graph_folds(union.y, 0)
+    with pytest.raises(ValueError, match="data.batch"):
+        GraphClassification(union.clone().update({"batch": None}), split)
+    with pytest.raises(ValueError, match="test split holds no graphs"):
+        GraphClassification(union, {**split, "test": torch.zeros(0, dtype=torch.long)})
+    with pytest.raises(ValueError, match="featureless"):
+        graph_union(load_tu("IMDB-BINARY", featureless=None))
+    with pytest.raises(ConfigError, match="does not fit dataset"):
+        GLTConfig(dataset="Cora", task="graph")
+    with pytest.raises(ConfigError, match="does not fit dataset"):
+        GLTConfig(dataset="MUTAG", task="node")
+
+
+def test_short_graph_classification_ticket(tmp_path):
+    config = GLTConfig(dataset="MUTAG", task="graph", model="gin", hidden=32, layers=3, dropout=0.0, lr=0.01,
+                       weight_decay=0.0, l1="decoupled", mask_epochs=40, retrain_epochs=40, rounds=1, seeds=[0],
+                       random_baseline=False)
+    results = run_glt(config, tmp_path, progress=False)
+    dense, first = results["rounds"]
+    assert results["task"] == "graph" and dense["test"] > 0.7  # 19 test graphs; the majority class is 2/3
+    assert first["graph_sparsity"] == pytest.approx(0.05, abs=1e-3)
+    ticket = Ticket.load(tmp_path / "seed_0" / "round_01.pt")
+    assert ticket.edge_mask.numel() == 7442  # one mask over every edge of the dataset
