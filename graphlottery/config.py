@@ -181,15 +181,17 @@ class GLTConfig(Config):
 
     def __post_init__(self) -> None:
         from graphlottery.data import DATASETS, TU
+        from graphlottery.data.ogb import OGBG
         from graphlottery.nn import MODELS
         from graphlottery.tasks.link import check_link_metric
 
+        graphs = {**TU, **OGBG}
         self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
                     {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link", "graph")},
-                    datasets={**DATASETS, **TU})
-        if (self.dataset.lower() in TU) != (self.task == "graph"):
+                    datasets={**DATASETS, **graphs})
+        if (self.dataset.lower() in graphs) != (self.task == "graph"):
             raise ConfigError(f"task {self.task!r} does not fit dataset {self.dataset!r}: graph classification "
-                              f"runs on TU datasets {sorted(TU.values())}, node and link tasks on single graphs")
+                              f"runs on {sorted(graphs.values())}, node and link tasks on single graphs")
         if not 0 <= self.fold < 10:
             raise ConfigError(f"fold must be in 0..9 (10-fold cross-validation), got {self.fold}")
         try:

@@ -49,3 +49,34 @@ def test_short_graph_classification_ticket(tmp_path):
     assert first["graph_sparsity"] == pytest.approx(0.05, abs=1e-3)
     ticket = Ticket.load(tmp_path / "seed_0" / "round_01.pt")
     assert ticket.edge_mask.numel() == 7442  # one mask over every edge of the dataset
+
+
+def test_ogb_molecules_load_safely_with_their_scaffold_split(tmp_path):
+    pytest.importorskip("ogb")
+    from graphlottery.data.ogb import load_ogbg
+
+    dataset, split = load_ogbg("ogbg-molbace")  # OGB's own loader, weights_only loading allowed for PyG Data
+    assert len(dataset) == 1513 and dataset.num_features == 174
+    assert {k: v.numel() for k, v in split.items()} == {"train": 1210, "val": 151, "test": 152}
+    assert bool((dataset[0].x.sum(1) == 9).all())  # nine one-hot atom features per node
+    with pytest.raises(FileNotFoundError, match="edge.csv.gz"):
+        load_ogbg("ogbg-molbace", root=tmp_path)
+    with pytest.raises(ValueError, match="unknown OGB graph dataset"):
+        load_ogbg("ogbg-molpcba")
+
+
+def test_graph_roc_auc_matches_ogb_evaluator():
+    ogb = pytest.importorskip("ogb.graphproppred")
+    union = graph_union(load_tu("MUTAG"))
+    split = graph_folds(union.y, 0)
+    task = GraphClassification(union, split, metric="roc_auc")
+    out = torch.randn(union.num_nodes, 2, generator=torch.Generator().manual_seed(0))
+    val, test = task.evaluate(out)
+    pooled = task.pool(out)
+    idx = split["test"]
+    expected = ogb.Evaluator("ogbg-molbace").eval({"y_true": union.y[idx].view(-1, 1).numpy(),
+                                                   "y_pred": (pooled[idx, 1] - pooled[idx, 0]).view(-1, 1).numpy()})
+    assert test == pytest.approx(expected["rocauc"])
+    with pytest.raises(ValueError, match="binary"):
+        GraphClassification(graph_union(load_tu("ENZYMES")), graph_folds(graph_union(load_tu("ENZYMES")).y, 0),
+                            metric="roc_auc")

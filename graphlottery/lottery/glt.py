@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from graphlottery.config import GLTConfig
 from graphlottery.data import TU, load_dataset, load_tu
+from graphlottery.data.ogb import OGBG, load_ogbg
 from graphlottery.files import write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
@@ -32,7 +33,6 @@ from graphlottery.nn import MODELS, load_encoder
 from graphlottery.tasks import (
     GraphClassification,
     LinkPrediction,
-    NodeClassification,
     graph_folds,
     graph_union,
     link_split,
@@ -52,16 +52,20 @@ def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch
 RUN_ONLY = {"rounds", "seeds", "random_baseline", "device", "data_root"}  # may change when resuming
 
 
-def build_task(config: GLTConfig, data) -> Any:
-    """The UGS task of the config (``None``: node classification on ``data``'s masks)."""
+def build_task(config: GLTConfig, data, split: dict | None = None) -> Any:
+    """The UGS task of the config (``None``: node classification on ``data``'s masks); ``split``:
+    the graph indices of an OGB dataset's own split."""
     if config.task == "link":
         return LinkPrediction(data, config.link_metric)
     if config.task == "graph":
+        if split is not None:
+            return GraphClassification(data, split, metric="roc_auc")
         return GraphClassification(data, graph_folds(data.y, config.fold, seed=config.split_seed))
     return None
 
 
-def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = True) -> list[dict[str, Any]]:
+def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = True, split: dict | None = None
+             ) -> list[dict[str, Any]]:
     """All rounds of one seed, resuming from ``out/seed_<seed>`` if it holds finished rounds."""
     seed_dir = out / f"seed_{seed}"
     seed_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +79,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     ugs = UGS(
         model,
         data,
-        build_task(config, data),
+        build_task(config, data, split),
         directed=config.directed,
         lr=config.lr,
         weight_decay=config.weight_decay,
@@ -132,8 +136,8 @@ def aggregate(config: GLTConfig, histories: dict[int, list[dict[str, Any]]], dat
             entry["random_test_std"] = _std([rec["random"]["test"] for rec in recs.values()])
         entry["per_seed"] = [{"seed": seed, **rec} for seed, rec in recs.items()]
         rounds.append(entry)
-    metric = config.link_metric if config.task == "link" else GraphClassification.metric if config.task == "graph" \
-        else NodeClassification.metric
+    metric = {"link": config.link_metric, "node": "accuracy",
+              "graph": "roc_auc" if config.dataset.lower() in OGBG else "accuracy"}[config.task]
     return {"dataset": data_name, "model": config.model, "task": config.task, "metric": metric,
             "seeds": list(histories), "rounds": rounds}
 
@@ -181,7 +185,12 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
 
 def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``curve.png``."""
-    if config.task == "graph":
+    split = None  # an OGB dataset's own split of its graphs
+    if config.task == "graph" and config.dataset.lower() in OGBG:
+        dataset, split = load_ogbg(config.dataset, config.data_root)
+        data = graph_union(dataset)
+        data.name = OGBG[config.dataset.lower()]
+    elif config.task == "graph":
         data = graph_union(load_tu(config.dataset, config.data_root))
         data.name = TU[config.dataset.lower()]
     else:
@@ -191,7 +200,7 @@ def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) ->
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config.check_resume(out, RUN_ONLY)
-    histories = {seed: run_seed(config, data, seed, out, progress) for seed in config.seeds}
+    histories = {seed: run_seed(config, data, seed, out, progress, split) for seed in config.seeds}
     results = aggregate(config, histories, getattr(data, "name", config.dataset))
     write_json(out / "results.json", results)
     plot_curve(results, out / "curve.png")

@@ -14,6 +14,8 @@ from torch import Tensor
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import scatter
 
+from graphlottery.tasks.link import roc_auc
+
 
 def graph_union(dataset) -> Data:
     """One ``Data`` holding every graph of ``dataset``: ``x``, ``edge_index`` (global ids),
@@ -42,11 +44,15 @@ def graph_folds(y: Tensor, fold: int, folds: int = 10, seed: int = 0) -> dict[st
 
 class GraphClassification:
     """Loss and metric for graph classification on a :func:`graph_union`: cross-entropy of the
-    per-graph mean of the node outputs on the training graphs, accuracy elsewhere."""
+    per-graph mean of the node outputs on the training graphs; ``metric`` ``"accuracy"``, or
+    ``"roc_auc"`` for binary labels (OGB's molecule metric; scores: class-1 minus class-0 logit)."""
 
-    metric = "accuracy"
-
-    def __init__(self, data: Data, splits: dict[str, Tensor]):
+    def __init__(self, data: Data, splits: dict[str, Tensor], metric: str = "accuracy"):
+        if metric not in ("accuracy", "roc_auc"):
+            raise ValueError(f"metric must be 'accuracy' or 'roc_auc', got {metric!r}")
+        if metric == "roc_auc" and int(data.y.max()) > 1:
+            raise ValueError("roc_auc needs binary graph labels")
+        self.metric = metric
         if data.get("batch") is None or data.batch.numel() != data.num_nodes:
             raise ValueError("graph classification needs data.batch with the graph of every node (see graph_union)")
         self.num_graphs = int(data.y.numel())
@@ -73,6 +79,13 @@ class GraphClassification:
 
     @torch.no_grad()
     def evaluate(self, out: Tensor) -> tuple[float, float]:
-        correct = self.pool(out).argmax(-1) == self.y
+        pooled = self.pool(out)
+        if self.metric == "roc_auc":
+            score = pooled[:, 1] - pooled[:, 0]
+            positive = self.y == 1
+            val, test = (roc_auc(score[i][positive[i]], score[i][~positive[i]])
+                         for i in (self.splits["val"], self.splits["test"]))
+            return val, test
+        correct = pooled.argmax(-1) == self.y
         val, test = torch.stack([correct[self.splits[k]].float().mean() for k in ("val", "test")]).tolist()
         return val, test
