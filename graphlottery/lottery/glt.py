@@ -1,5 +1,6 @@
 """The graph lottery ticket driver: UGS rounds over several seeds, resumable, with a
-random-pruning baseline, per-round tickets, ``results.json``, a curve and a table.
+random-pruning baseline, per-round tickets, ``results.json``, a curve and a table, for node
+classification, link prediction (``task: link``) and graph classification (``task: graph``).
 
 Layout of ``out``::
 
