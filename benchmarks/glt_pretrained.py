@@ -16,6 +16,7 @@ from pathlib import Path
 
 from graphlottery import GLTConfig, run_glt
 from graphlottery.contrastive.run import GraphCLConfig, run_graphcl
+from graphlottery.files import save_figure, subplots
 from graphlottery.runtime import keep_freed_memory, reexec_with_huge_pages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,12 +39,7 @@ def curve(results: dict) -> list[dict]:
 
 
 def plot(all_results: dict[str, dict[str, dict]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(all_results), figsize=(5 * len(all_results), 3.8), squeeze=False)
+    fig, axes = subplots(1, len(all_results), figsize=(5 * len(all_results), 3.8), squeeze=False)
     for ax, (dataset, runs) in zip(axes[0], all_results.items()):
         for label, results in runs.items():
             rounds = results["rounds"]
@@ -53,9 +49,7 @@ def plot(all_results: dict[str, dict[str, dict]], path: Path) -> None:
         ax.set_xlabel("weight sparsity (%); graph sparsity 1 - 0.95^k")
         ax.set_ylabel("test accuracy (%)")
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> None:

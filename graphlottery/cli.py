@@ -58,55 +58,44 @@ def _imp(args: argparse.Namespace) -> None:
     print(f"results: {args.out}/results.json, curve: {args.out}/curve.png")
 
 
+def _command(sub, name: str, func, summary: str, example: str, out: str, epochs: str, data_root: bool = True):
+    """A subcommand with the options every driver shares; returns it for its own options."""
+    cmd = sub.add_parser(name, help=summary)
+    cmd.add_argument("config", help=f"YAML config, e.g. {example}")
+    cmd.add_argument("--out", required=True, help=f"output folder; {out}")
+    cmd.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
+    cmd.add_argument("--epochs", type=int, help=epochs)
+    cmd.add_argument("--device", help="cpu, cuda, cuda:1, ...")
+    if data_root:
+        cmd.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bars")
+    cmd.set_defaults(func=func)
+    return cmd
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="graphlottery", description="Graph lottery tickets on PyTorch Geometric.")
     sub = root.add_subparsers(dest="command", required=True)
-    glt = sub.add_parser("glt", help="find graph lottery tickets with UGS rounds (node classification)")
-    glt.add_argument("config", help="YAML config, e.g. configs/glt/cora_gcn.yaml")
-    glt.add_argument("--out", required=True, help="output folder; an existing one is resumed")
+    resumed, kept = "an existing one is resumed", "finished seeds in an existing one are kept"
+    glt = _command(sub, "glt", _glt, "find graph lottery tickets with UGS rounds (node, link or graph tasks)",
+                   "configs/glt/cora_gcn.yaml", resumed, "epochs for both mask search and retraining")
     glt.add_argument("--rounds", type=int, help="number of pruning rounds (default from config: 20)")
-    glt.add_argument("--epochs", type=int, help="epochs for both mask search and retraining")
-    glt.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
-    glt.add_argument("--device", help="cpu, cuda, cuda:1, ...")
-    glt.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
     glt.add_argument("--reference", action="store_true", default=None,
                      help="reproduce the original code: directed edges, weight decay on masks")
     glt.add_argument("--no-baseline", action="store_true", help="skip the random-pruning baseline")
     glt.add_argument("--init", help="encoder checkpoint to start from (e.g. runs/graphcl_cora/seed_0/encoder.pt)")
-    glt.add_argument("--quiet", action="store_true", help="no progress bars")
-    glt.set_defaults(func=_glt)
 
-    cb = sub.add_parser("coldbrew", help="Cold Brew: GNN teacher distilled into an MLP for cold-start nodes")
-    cb.add_argument("config", help="YAML config, e.g. configs/coldbrew/cora.yaml")
-    cb.add_argument("--out", required=True, help="output folder; finished seeds in an existing one are kept")
-    cb.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
-    cb.add_argument("--epochs", type=int, help="training epochs of the GCN, MLP, teacher and student")
+    cb = _command(sub, "coldbrew", _coldbrew, "Cold Brew: GNN teacher distilled into an MLP for cold-start nodes",
+                  "configs/coldbrew/cora.yaml", kept, "training epochs of the GCN, MLP, teacher and student")
     cb.add_argument("--ticket", help="a GCN ticket file the teacher starts from (its weights and masks)")
-    cb.add_argument("--device", help="cpu, cuda, cuda:1, ...")
-    cb.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
-    cb.add_argument("--quiet", action="store_true", help="no progress bars")
-    cb.set_defaults(func=_coldbrew)
 
-    cl = sub.add_parser("graphcl", help="GraphCL: contrastive pre-training and evaluation of an encoder")
-    cl.add_argument("config", help="YAML config, e.g. configs/graphcl/mutag.yaml")
-    cl.add_argument("--out", required=True, help="output folder; finished seeds in an existing one are kept")
-    cl.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
-    cl.add_argument("--epochs", type=int, help="pre-training epochs")
+    cl = _command(sub, "graphcl", _graphcl, "GraphCL: contrastive pre-training and evaluation of an encoder",
+                  "configs/graphcl/mutag.yaml", kept, "pre-training epochs")
     cl.add_argument("--joao", action="store_true", help="learn the augmentation distribution with JOAO")
-    cl.add_argument("--device", help="cpu, cuda, cuda:1, ...")
-    cl.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
-    cl.add_argument("--quiet", action="store_true", help="no progress bars")
-    cl.set_defaults(func=_graphcl)
 
-    imp = sub.add_parser("imp", help="iterative magnitude pruning with rewinding (CNNs), with random baselines")
-    imp.add_argument("config", help="YAML config, e.g. configs/imp/digits_resnet.yaml")
-    imp.add_argument("--out", required=True, help="output folder; an existing one is resumed")
+    imp = _command(sub, "imp", _imp, "iterative magnitude pruning with rewinding (CNNs, ViT), with random baselines",
+                   "configs/imp/digits_resnet.yaml", resumed, "training epochs per round", data_root=False)
     imp.add_argument("--rounds", type=int, help="pruning rounds")
-    imp.add_argument("--epochs", type=int, help="training epochs per round")
-    imp.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
-    imp.add_argument("--device", help="cpu, cuda, cuda:1, ...")
-    imp.add_argument("--quiet", action="store_true", help="no progress bars")
-    imp.set_defaults(func=_imp)
     return root
 
 

@@ -112,8 +112,9 @@ class Config:
         _check_device(self.device)
 
     def check_resume(self, out: Path, run_only: set[str]) -> None:
-        """Write this config to ``out/config.yaml``, unless ``out`` holds a run whose config
-        differs in a key outside ``run_only`` (keys a resumed run may change): then raise."""
+        """Create ``out`` and write this config to ``out/config.yaml``, unless ``out`` holds a run
+        whose config differs in a key outside ``run_only`` (keys a resumed run may change): then raise."""
+        out.mkdir(parents=True, exist_ok=True)
         saved = out / "config.yaml"
         if saved.is_file():
             defaults = {f.name: f.default for f in dataclasses.fields(self) if f.default is not dataclasses.MISSING}

@@ -10,7 +10,6 @@ Layout of ``out``::
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from graphlottery.coldbrew.student import MLP, SCORES, ColdBrewStudent
 from graphlottery.coldbrew.teacher import StructuralEmbeddingGCN
 from graphlottery.config import Config, ConfigError
 from graphlottery.data import load_dataset
-from graphlottery.files import write_json
+from graphlottery.files import cached_json, save_figure, subplots, write_json
 from graphlottery.graph import MaskedGraph
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import prepare_features
@@ -278,12 +277,7 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def plot_bars(results: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = subplots(figsize=(9, 4))
     width = 0.8 / len(MODELS)
     for i, m in enumerate(MODELS):
         xs = [j + (i - (len(MODELS) - 1) / 2) * width for j in range(len(NODE_SETS))]
@@ -294,23 +288,15 @@ def plot_bars(results: dict[str, Any], path: Path) -> Path:
     ax.set_title(f"{results['dataset']}: cold start (FCR {100 * results['fcr']:.1f}%)")
     ax.legend(fontsize=8, ncol=len(MODELS), loc="lower center")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run_coldbrew(config: ColdBrewConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``accuracy.png``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     config.check_resume(out, RUN_ONLY)
-    per_seed = []
-    for seed in tqdm(config.seeds, desc="seeds", disable=not progress):
-        path = out / f"seed_{seed}.json"
-        if not path.is_file():
-            write_json(path, run_seed(config, seed, progress))
-        per_seed.append(json.loads(path.read_text()))
+    per_seed = [cached_json(out / f"seed_{seed}.json", lambda seed=seed: run_seed(config, seed, progress))
+                for seed in tqdm(config.seeds, desc="seeds", disable=not progress)]
     results = aggregate(config.dataset, per_seed)
     write_json(out / "results.json", results)
     plot_bars(results, out / "accuracy.png")

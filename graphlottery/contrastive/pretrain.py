@@ -74,15 +74,15 @@ def pretrain_graphs(
     for epoch in tqdm(range(epochs), desc="pre-training", disable=not progress):
         encoder.train()
         head.train()
-        total, count = 0.0, 0
+        total, count = torch.zeros((), device=device), 0
         for batch in loader:
             batch = batch.to(device)
             loss = view_loss(encoder, head, batch, augment, temperature)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total, count = total + float(loss.detach()) * batch.num_graphs, count + batch.num_graphs
-        record: dict[str, float | list[float]] = {"epoch": epoch + 1, "loss": total / count}
+            total, count = total + loss.detach() * batch.num_graphs, count + batch.num_graphs
+        record: dict[str, float | list[float]] = {"epoch": epoch + 1, "loss": float(total) / count}  # one sync
         if joao is not None:
             losses = candidate_losses(encoder, head, loader, joao.choice.transforms, temperature, joao_fraction, device)
             record["joao_probs"] = joao.update(losses).tolist()

@@ -15,7 +15,6 @@ Layout of ``out``::
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from graphlottery.contrastive.augment import JOAO, AttrMask, EdgePerturb, Identi
 from graphlottery.contrastive.evaluate import linear_probe_accuracy, svm_accuracy
 from graphlottery.contrastive.pretrain import embed_graphs, node_embeddings, pretrain_graphs, pretrain_nodes
 from graphlottery.data import DATASETS, TU, load_dataset, load_tu
-from graphlottery.files import write_json
+from graphlottery.files import cached_json, save_figure, subplots, write_json
 from graphlottery.nn import GCN, GINEncoder, save_encoder
 
 AUGMENTATIONS = {
@@ -146,36 +145,23 @@ def aggregate(dataset: str, per_seed: list[dict[str, Any]]) -> dict[str, Any]:
 
 def plot_losses(per_seed: list[dict[str, Any]], path: Path) -> Path:
     """Pre-training loss against epoch, one line per seed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = subplots(figsize=(5, 3.5))
     for result in per_seed:
         ax.plot([h["epoch"] for h in result["history"]], [h["loss"] for h in result["history"]],
                 label=f"seed {result['seed']}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("NT-Xent loss")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run_graphcl(config: GraphCLConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``loss.png``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     config.check_resume(out, RUN_ONLY)
-    per_seed = []
-    for seed in tqdm(config.seeds, desc="seeds", disable=not progress):
-        path = out / f"seed_{seed}" / "result.json"
-        if not path.is_file():
-            result = run_seed(config, seed, path.parent, progress)
-            write_json(path, result)
-        per_seed.append(json.loads(path.read_text()))
+    per_seed = [cached_json(out / f"seed_{seed}" / "result.json",
+                            lambda seed=seed: run_seed(config, seed, out / f"seed_{seed}", progress))
+                for seed in tqdm(config.seeds, desc="seeds", disable=not progress)]
     results = aggregate(config.dataset, per_seed)
     write_json(out / "results.json", results)
     plot_losses(per_seed, out / "loss.png")

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from graphlottery.config import GLTConfig
 from graphlottery.data import TU, load_dataset, load_tu
 from graphlottery.data.ogb import OGBG, load_ogbg
-from graphlottery.files import write_json
+from graphlottery.files import save_figure, subplots, write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
 from graphlottery.nn import MODELS, load_encoder
@@ -156,13 +156,8 @@ def format_table(results: dict[str, Any]) -> str:
 
 def plot_curve(results: dict[str, Any], path: Path) -> Path:
     """Test metric against graph and weight sparsity, GLT vs random pruning."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rounds = results["rounds"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, key, label in zip(axes, ("graph_sparsity", "weight_sparsity"), ("graph sparsity", "weight sparsity")):
         xs = [100 * r[key] for r in rounds]
         ax.errorbar(xs, [100 * r["test"] for r in rounds], yerr=[100 * r["test_std"] for r in rounds],
@@ -178,10 +173,7 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
     axes[0].set_ylabel(f"test {results['metric']} (%)")
     axes[0].legend()
     fig.suptitle(f"{results['dataset']} / {results['model'].upper()}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
@@ -199,7 +191,6 @@ def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) ->
     if config.task == "link":
         data = link_split(data, config.link_val, config.link_test, seed=config.split_seed)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     config.check_resume(out, RUN_ONLY)
     histories = {seed: run_seed(config, data, seed, out, progress, split) for seed in config.seeds}
     results = aggregate(config, histories, getattr(data, "name", config.dataset))

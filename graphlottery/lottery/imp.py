@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from graphlottery.config import Config, ConfigError
 from graphlottery.data.digits import load_digits
-from graphlottery.files import write_json
+from graphlottery.files import save_figure, subplots, write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.masks import (
     SCHEMES,
@@ -313,13 +313,8 @@ def format_table(results: dict[str, Any]) -> str:
 
 def plot_curve(results: dict[str, Any], path: Path) -> Path:
     """Test accuracy against weight sparsity: IMP and each random baseline."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rounds = results["rounds"]
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = subplots(figsize=(5.5, 4))
     xs = [100 * r["sparsity"] for r in rounds]
     ax.errorbar(xs, [100 * r["test"] for r in rounds], yerr=[100 * r["test_std"] for r in rounds],
                 marker="o", capsize=2, label="IMP")
@@ -330,16 +325,12 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{results['dataset']} / {results['model']}")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run_imp(config: IMPConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``curve.png``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     config.check_resume(out, RUN_ONLY)
     histories = {seed: run_seed(config, seed, out, progress) for seed in config.seeds}
     results = aggregate(config, histories)
