@@ -3,7 +3,8 @@
 One masked-graph abstraction (:class:`MaskedGraph`) and weight masks for any module
 (:class:`WeightMasks`); on them, Unified GNN Sparsification (:class:`UGS`) and graph lottery
 tickets (:func:`run_glt`, :class:`Ticket`); Cold Brew for cold-start nodes (:func:`run_coldbrew`);
-GraphCL augmentations as masks and contrastive pre-training (:func:`run_graphcl`).
+GraphCL augmentations as masks and contrastive pre-training (:func:`run_graphcl`); keyed
+ticket watermarks (:func:`embed_watermark`, :func:`verify_watermark`).
 """
 from graphlottery.coldbrew import (
     ColdBrewConfig,
@@ -32,6 +33,7 @@ from graphlottery.lottery import UGS, Ticket, TicketError, run_glt
 from graphlottery.masks import WeightMasks, inference_macs, prune_lowest, sparsity
 from graphlottery.nn import GAT, GCN, GIN, Adjacency, GINEncoder, GraphSAGE, load_encoder, save_encoder
 from graphlottery.tasks import NodeClassification
+from graphlottery.watermark import WatermarkKey, embed_watermark, verify_watermark
 
 __version__ = "0.1.0"
 
@@ -65,8 +67,10 @@ __all__ = [
     "Ticket",
     "TicketError",
     "UGS",
+    "WatermarkKey",
     "WeightMasks",
     "cold_start_split",
+    "embed_watermark",
     "feature_contribution_ratio",
     "inference_macs",
     "load_dataset",
@@ -75,4 +79,5 @@ __all__ = [
     "run_coldbrew",
     "run_glt",
     "sparsity",
+    "verify_watermark",
 ]

@@ -7,6 +7,7 @@ import sys
 from graphlottery.config import GLTConfig
 from graphlottery.lottery.glt import format_table, run_glt
 from graphlottery.runtime import keep_freed_memory, reexec_with_huge_pages
+from graphlottery.watermark.command import add_parser as add_watermark
 
 
 def _glt(args: argparse.Namespace) -> None:
@@ -96,6 +97,7 @@ def parser() -> argparse.ArgumentParser:
     imp = _command(sub, "imp", _imp, "iterative magnitude pruning with rewinding (CNNs, ViT), with random baselines",
                    "configs/imp/digits_resnet.yaml", resumed, "training epochs per round", data_root=False)
     imp.add_argument("--rounds", type=int, help="pruning rounds")
+    add_watermark(sub)
     return root
 
 
