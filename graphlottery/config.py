@@ -158,6 +158,10 @@ class GLTConfig(Config):
     layers: int = 2
     heads: int = 8
     dropout: float | None = None
+    norm: str = "batch"
+    temperature: float = 1.0
+    learn_temperature: bool = True
+    mlp_layers: int = 1
     lr: float = 0.01
     weight_decay: float = 5e-4
     s1: float = 1e-2
@@ -182,17 +186,20 @@ class GLTConfig(Config):
 
     def __post_init__(self) -> None:
         from graphlottery.data import DATASETS, TU
-        from graphlottery.data.ogb import OGBG
+        from graphlottery.data.ogb import OGBG, OGBN
         from graphlottery.nn import MODELS
         from graphlottery.tasks.link import check_link_metric
 
         graphs = {**TU, **OGBG}
         self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
-                    {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link", "graph")},
-                    datasets={**DATASETS, **graphs})
+                    {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link", "graph"),
+                     "norm": ("batch", "layer"), "mlp_layers": (1, 2)},
+                    datasets={**DATASETS, **graphs, **OGBN})
         if (self.dataset.lower() in graphs) != (self.task == "graph"):
             raise ConfigError(f"task {self.task!r} does not fit dataset {self.dataset!r}: graph classification "
                               f"runs on {sorted(graphs.values())}, node and link tasks on single graphs")
+        if self.dataset.lower() in OGBN and self.task != "node":
+            raise ConfigError(f"{self.dataset} runs with task: node (OGB node property prediction), got {self.task!r}")
         if not 0 <= self.fold < 10:
             raise ConfigError(f"fold must be in 0..9 (10-fold cross-validation), got {self.fold}")
         try:

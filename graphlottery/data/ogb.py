@@ -1,12 +1,16 @@
-"""OGB graph-property datasets (ogbg-molbace, ogbg-molhiv) through OGB's own loader, from a
-local, possibly read-only root, with torch's safe ``weights_only`` loading."""
+"""OGB datasets through OGB's own loaders, from a local, possibly read-only root, with torch's
+safe ``weights_only`` loading: graph-property molecules (ogbg-molbace, ogbg-molhiv) and the
+node-property graphs ogbn-arxiv, ogbn-proteins and ogbn-products."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+from pathlib import Path
 
 import torch
 from torch_geometric.data import Data
+from torch_geometric.utils import index_to_mask, scatter, to_undirected
 
 from graphlottery.data.root import cache_root, data_root, find_raw_dir
 
@@ -74,3 +78,111 @@ def load_ogbg(name: str, root: str | os.PathLike | None = None):
     dataset = PygGraphPropPredDataset(key, root=str(cache_root() / "ogb"), transform=OneHotAtoms())
     idx = dataset.get_idx_split()
     return dataset, {"train": idx["train"], "val": idx["valid"], "test": idx["test"]}
+
+
+OGBN = {"ogbn-arxiv": "ogbn-arxiv", "ogbn-proteins": "ogbn-proteins", "ogbn-products": "ogbn-products"}
+OGBN_METRIC = {"ogbn-arxiv": "accuracy", "ogbn-proteins": "roc_auc", "ogbn-products": "accuracy"}
+OGBN_RAW = {  # the files OGB's PygNodePropPredDataset reads from raw/, and the split it uses
+    "ogbn-arxiv": (["edge", "node-feat", "node-label", "node_year", "num-node-list", "num-edge-list"], "time"),
+    "ogbn-proteins": (["edge", "edge-feat", "node-label", "node_species", "num-node-list", "num-edge-list"],
+                      "species"),
+    "ogbn-products": (["edge", "node-feat", "node-label", "num-node-list", "num-edge-list"], "sales_ranking"),
+}
+
+
+def ogbn_layout(name: str) -> dict[str, list[str]]:
+    """The files OGB reads for node dataset ``name``, by folder relative to its dataset folder."""
+    raw, split = OGBN_RAW[name]
+    return {"raw": [f"{f}.csv.gz" for f in raw], f"split/{split}": SPLIT}
+
+
+def find_ogbn_dir(name: str, root: Path) -> Path:
+    """``<root>/ogb/<folder>`` or ``<root>/<folder>`` holding every file of :func:`ogbn_layout`;
+    else a ``FileNotFoundError`` naming the missing files and the expected layout."""
+    folder = name.replace("-", "_")
+    candidates = [root / "ogb" / folder, root / folder]
+    layout = ogbn_layout(name)
+    expected = "; ".join(f"{sub}/{{{','.join(files)}}}" for sub, files in layout.items())
+    where = f"Expected OGB's on-disk layout (as unzipped from its download) in {candidates[1]} or {candidates[0]}"
+    base = next((c for c in candidates if c.is_dir()), None)
+    if base is None:
+        raise FileNotFoundError(f"{name}: no folder {candidates[1]} or {candidates[0]}. {where}: {expected}")
+    missing = [str(base / sub / f) for sub, files in layout.items() for f in files if not (base / sub / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{name}: missing {', '.join(missing)}. {where}: {expected}")
+    return base
+
+
+def _source_digest(base: Path, layout: dict[str, list[str]]) -> str:
+    """Identify the source files by path, size and modification time (to key the cache)."""
+    digest = hashlib.sha256(str(base.resolve()).encode())
+    for sub, files in layout.items():
+        for f in files:
+            stat = (base / sub / f).stat()
+            digest.update(f"{sub}/{f}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
+
+
+def _open_local(name: str, root: Path):
+    """OGB's ``PygNodePropPredDataset`` on ``root``, raising instead of ever downloading."""
+    from ogb.nodeproppred import PygNodePropPredDataset
+
+    class LocalNodeDataset(PygNodePropPredDataset):
+        def download(self):
+            raise FileNotFoundError(f"{name}: raw files missing under {self.raw_dir}; graphlottery never downloads")
+
+    return LocalNodeDataset(name, root=str(root))
+
+
+def _link_into_cache(name: str, base: Path) -> Path:
+    """Symlink the source files into ``<cache>/ogbn/<digest>/<folder>/`` (the root may be read-only,
+    OGB writes ``processed/`` beside ``raw/``) with OGB's release marker; return the OGB root."""
+    layout = ogbn_layout(name)
+    root = cache_root() / "ogbn" / _source_digest(base, layout)
+    target = root / name.replace("-", "_")
+    for sub, files in layout.items():
+        (target / sub).mkdir(parents=True, exist_ok=True)
+        for f in files:
+            link = target / sub / f
+            if not link.is_symlink():
+                link.symlink_to((base / sub / f).resolve())
+    (target / "RELEASE_v1.txt").touch()  # without it OGB asks on stdin whether to re-download
+    return root
+
+
+def load_ogbn(name: str, root: str | os.PathLike | None = None) -> Data:
+    """Load ogbn-arxiv, ogbn-proteins or ogbn-products through OGB's loader, never downloading.
+
+    Files are read from ``<root>/<folder>/`` or ``<root>/ogb/<folder>/`` (``<folder>`` =
+    ``ogbn_arxiv`` ...), laid out as OGB unzips them: ``raw/*.csv.gz`` and
+    ``split/<time|species|sales_ranking>/{train,valid,test}.csv.gz``. They are linked into the
+    cache and processed there (``weights_only`` loading), so the root may be read-only. Returns a
+    ``Data`` with ``x`` ``[N, F]`` (float), an undirected ``edge_index``, ``y`` and boolean
+    ``train_mask`` / ``val_mask`` / ``test_mask`` from OGB's split:
+
+    * arxiv, products: ``y`` ``[N]`` class indices (arxiv's citations are made undirected);
+    * proteins: ``y`` ``[N, 112]`` binary labels; no node features in OGB, so ``x`` is the mean
+      of each node's incoming edge features (``[N, 8]``), as OGB's examples do.
+    """
+    key = name.lower()
+    if key not in OGBN:
+        raise ValueError(f"unknown OGB node dataset {name!r}; available: {sorted(OGBN)}")
+    try:
+        import ogb.nodeproppred  # noqa: F401
+    except ImportError:
+        raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
+    base = find_ogbn_dir(key, data_root(root))
+    allow_pyg_data()
+    dataset = _open_local(key, _link_into_cache(key, base))
+    graph, idx = dataset[0], dataset.get_idx_split()
+    n = graph.num_nodes
+    if key == "ogbn-proteins":
+        x = scatter(graph.edge_attr.float(), graph.edge_index[1], dim=0, dim_size=n, reduce="mean")
+        y = graph.y.float()
+    else:
+        x, y = graph.x.float(), graph.y.view(-1)
+    data = Data(x=x, edge_index=to_undirected(graph.edge_index, num_nodes=n), y=y, num_nodes=n)
+    for split, index in (("train", idx["train"]), ("val", idx["valid"]), ("test", idx["test"])):
+        data[f"{split}_mask"] = index_to_mask(index, n)
+    data.name = OGBN[key]
+    return data

@@ -1,6 +1,7 @@
 """The graph lottery ticket driver: UGS rounds over several seeds, resumable, with a
 random-pruning baseline, per-round tickets, ``results.json``, a curve and a table, for node
-classification, link prediction (``task: link``) and graph classification (``task: graph``).
+classification (Planetoid, WikipediaNetwork, OGB node datasets scored by OGB's Evaluator), link
+prediction (``task: link``) and graph classification (``task: graph``).
 
 Layout of ``out``::
 
@@ -24,9 +25,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from graphlottery.config import GLTConfig
+from graphlottery.config import ConfigError, GLTConfig
 from graphlottery.data import TU, load_dataset, load_tu
-from graphlottery.data.ogb import OGBG, load_ogbg
+from graphlottery.data.ogb import OGBG, OGBN, OGBN_METRIC, load_ogbg, load_ogbn
 from graphlottery.files import save_figure, subplots, write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
@@ -34,6 +35,7 @@ from graphlottery.nn import MODELS, load_encoder
 from graphlottery.tasks import (
     GraphClassification,
     LinkPrediction,
+    OGBNodeClassification,
     graph_folds,
     graph_union,
     link_split,
@@ -47,10 +49,25 @@ def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch
         kwargs["dropout"] = config.dropout
     if config.model == "gat":
         kwargs["heads"] = config.heads
+    if config.model == "deepergcn":
+        kwargs.update(norm=config.norm, temperature=config.temperature, learn_temperature=config.learn_temperature,
+                      mlp_layers=config.mlp_layers)
     return MODELS[config.model](in_channels, config.hidden, out_channels, **kwargs)
 
 
 RUN_ONLY = {"rounds", "seeds", "random_baseline", "device", "data_root"}  # may change when resuming
+NEEDS_MINI_BATCH = {  # graphs whose full-batch epoch does not fit in memory
+    "ogbn-products": "2.4M nodes and 124M directed edges: one GENConv layer alone moves a 124M x hidden "
+                     "message tensor (63 GB at hidden 128)",
+}
+
+
+def output_width(config: GLTConfig, data) -> int:
+    """The model's output width: the link embedding, one logit per task of a multi-label ``y``
+    (``[N, T]``), else one per class."""
+    if config.task == "link":
+        return config.embedding
+    return data.y.size(1) if data.y.dim() == 2 else int(data.y.max()) + 1
 
 
 def build_task(config: GLTConfig, data, split: dict | None = None) -> Any:
@@ -58,6 +75,8 @@ def build_task(config: GLTConfig, data, split: dict | None = None) -> Any:
     the graph indices of an OGB dataset's own split."""
     if config.task == "link":
         return LinkPrediction(data, config.link_metric)
+    if config.dataset.lower() in OGBN:
+        return OGBNodeClassification(data, OGBN[config.dataset.lower()])
     if config.task == "graph":
         if split is not None:
             return GraphClassification(data, split, metric="roc_auc")
@@ -73,8 +92,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     history_path = seed_dir / "history.json"
     history: list[dict[str, Any]] = json.loads(history_path.read_text()) if history_path.is_file() else []
     torch.manual_seed(seed)
-    link = config.task == "link"
-    model = build_model(config, data.num_features, config.embedding if link else int(data.y.max()) + 1)
+    model = build_model(config, data.num_features, output_width(config, data))
     if config.init is not None:
         load_encoder(model, config.init, dataset=config.dataset)
     ugs = UGS(
@@ -137,7 +155,7 @@ def aggregate(config: GLTConfig, histories: dict[int, list[dict[str, Any]]], dat
             entry["random_test_std"] = _std([rec["random"]["test"] for rec in recs.values()])
         entry["per_seed"] = [{"seed": seed, **rec} for seed, rec in recs.items()]
         rounds.append(entry)
-    metric = {"link": config.link_metric, "node": "accuracy",
+    metric = {"link": config.link_metric, "node": OGBN_METRIC.get(config.dataset.lower(), "accuracy"),
               "graph": "roc_auc" if config.dataset.lower() in OGBG else "accuracy"}[config.task]
     return {"dataset": data_name, "model": config.model, "task": config.task, "metric": metric,
             "seeds": list(histories), "rounds": rounds}
@@ -186,6 +204,12 @@ def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) ->
     elif config.task == "graph":
         data = graph_union(load_tu(config.dataset, config.data_root))
         data.name = TU[config.dataset.lower()]
+    elif config.dataset.lower() in NEEDS_MINI_BATCH:
+        raise ConfigError(f"{config.dataset} does not fit full-batch training "
+                          f"({NEEDS_MINI_BATCH[config.dataset.lower()]}); it needs mini-batch training (graph "
+                          "partitions or sampled subgraphs), which the GLT driver does not have yet")
+    elif config.dataset.lower() in OGBN:
+        data = load_ogbn(config.dataset, config.data_root)
     else:
         data = load_dataset(config.dataset, config.data_root)  # fails before anything is written
     if config.task == "link":

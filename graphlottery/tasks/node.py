@@ -1,4 +1,5 @@
-"""Full-batch node classification: cross-entropy on training nodes, accuracy elsewhere."""
+"""Full-batch node classification: cross-entropy on training nodes, accuracy elsewhere; and the
+OGB variant scored by OGB's ``Evaluator`` (accuracy, or ROC-AUC over binary tasks)."""
 from __future__ import annotations
 
 import torch
@@ -45,3 +46,42 @@ class NodeClassification:
         correct = out.argmax(-1) == self.y
         val, test = torch.stack([correct[self.splits[k]].float().mean() for k in ("val", "test")]).tolist()
         return val, test  # one device sync per evaluation
+
+
+class OGBNodeClassification(NodeClassification):
+    """Node classification on an OGB node dataset, scored by OGB's own ``Evaluator``.
+
+    Single-label ``data.y`` (``[N]`` class indices; ogbn-arxiv, ogbn-products): cross-entropy and
+    accuracy. Multi-label ``data.y`` (``[N, T]`` of 0/1; ogbn-proteins, T = 112): one logit per
+    task, binary cross-entropy on the training nodes, and ROC-AUC averaged over the tasks that
+    have both labels among the evaluated nodes. ``evaluate`` returns ``(val, test)`` in ``[0, 1]``.
+    """
+
+    def __init__(self, data: Data, name: str):
+        from ogb.nodeproppred import Evaluator
+
+        super().__init__(data)
+        self.evaluator = Evaluator(name)
+        self.multilabel = data.y.dim() == 2
+        self.metric = {"acc": "accuracy", "rocauc": "roc_auc"}[self.evaluator.eval_metric]
+        tasks = data.y.size(1) if self.multilabel else 1
+        if tasks != self.evaluator.num_tasks:
+            raise ValueError(f"{name} has {self.evaluator.num_tasks} task(s) but data.y holds {tasks}")
+        self.num_outputs = tasks if self.multilabel else self.num_classes
+
+    def loss(self, out: Tensor) -> Tensor:
+        if not self.multilabel:
+            return super().loss(out)
+        idx = self.splits["train"]
+        return F.binary_cross_entropy_with_logits(out[idx], self.y[idx].to(out.dtype))
+
+    @torch.no_grad()
+    def evaluate(self, out: Tensor) -> tuple[float, float]:
+        pred = out if self.multilabel else out.argmax(-1, keepdim=True)
+        key = "rocauc" if self.multilabel else "acc"
+        scores = []
+        for split in ("val", "test"):
+            idx = self.splits[split]
+            y_true = self.y[idx].view(idx.numel(), -1)
+            scores.append(float(self.evaluator.eval({"y_true": y_true, "y_pred": pred[idx]})[key]))
+        return scores[0], scores[1]

@@ -1,0 +1,83 @@
+"""Small generated node datasets written in OGB's raw on-disk layout (the real ones cannot be
+downloaded in the tests): ``<root>/ogbn_arxiv/`` and ``<root>/ogbn_proteins/`` with ``raw/*.csv.gz``,
+``split/<type>/{train,valid,test}.csv.gz``, ``mapping/`` and ``RELEASE_v1.txt``, as OGB unzips them.
+
+Nodes fall into communities; edges mostly join nodes of one community, and labels and features
+follow the community, so a GNN can learn something in a few epochs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _csv(path: Path, values: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(values.reshape(len(values), -1))
+    frame.to_csv(path, header=False, index=False, compression="gzip")
+
+
+def _communities(rng: np.random.Generator, num_nodes: int, num_edges: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Community of every node ``[N]`` and ``[E, 2]`` distinct non-loop pairs, 80% inside a community."""
+    group = rng.integers(0, k, num_nodes)
+    members = np.argsort(group, kind="stable")
+    start, size = np.searchsorted(group[members], np.arange(k)), np.bincount(group, minlength=k)
+    src = rng.integers(0, num_nodes, 4 * num_edges)
+    same = members[start[group[src]] + (rng.random(src.size) * size[group[src]]).astype(np.int64)]
+    dst = np.where(rng.random(src.size) < 0.8, same, rng.integers(0, num_nodes, src.size))
+    pairs = np.unique(np.stack([np.minimum(src, dst), np.maximum(src, dst)], 1)[src != dst], axis=0)
+    return group, rng.permutation(pairs)[:num_edges]
+
+
+def _split(base: Path, kind: str, num_nodes: int, rng: np.random.Generator) -> None:
+    order = rng.permutation(num_nodes)
+    cut = [int(0.6 * num_nodes), int(0.8 * num_nodes)]
+    for name, index in zip(("train", "valid", "test"), np.split(order, cut)):
+        _csv(base / "split" / kind / f"{name}.csv.gz", np.sort(index))
+
+
+def _common(base: Path, num_nodes: int, edges: np.ndarray) -> None:
+    _csv(base / "raw" / "edge.csv.gz", edges)
+    _csv(base / "raw" / "num-node-list.csv.gz", np.array([num_nodes]))
+    _csv(base / "raw" / "num-edge-list.csv.gz", np.array([len(edges)]))
+    (base / "mapping").mkdir(parents=True, exist_ok=True)
+    (base / "mapping" / "README.md").write_text("generated test data\n")
+    (base / "RELEASE_v1.txt").write_text("generated test data in OGB's layout\n")
+
+
+def write_arxiv_like(root: Path, num_nodes: int = 300, num_edges: int = 900, classes: int = 5,
+                     features: int = 16, seed: int = 0) -> Path:
+    """``<root>/ogbn_arxiv``: directed citations, float features, one class per node, time split."""
+    rng = np.random.default_rng(seed)
+    base = Path(root) / "ogbn_arxiv"
+    group, pairs = _communities(rng, num_nodes, num_edges, classes)
+    flip = rng.random(len(pairs)) < 0.5  # citations point one way
+    edges = np.where(flip[:, None], pairs[:, ::-1], pairs)
+    centres = rng.normal(size=(classes, features))
+    x = (centres[group] + rng.normal(scale=1.5, size=(num_nodes, features))).astype(np.float32)
+    _common(base, num_nodes, edges)
+    _csv(base / "raw" / "node-feat.csv.gz", x)
+    _csv(base / "raw" / "node-label.csv.gz", group)
+    _csv(base / "raw" / "node_year.csv.gz", rng.integers(2010, 2020, num_nodes))
+    _split(base, "time", num_nodes, rng)
+    return base
+
+
+def write_proteins_like(root: Path, num_nodes: int = 200, num_edges: int = 800, tasks: int = 112,
+                        seed: int = 0) -> Path:
+    """``<root>/ogbn_proteins``: undirected edges listed once with 8-d edge features, no node
+    features, ``tasks`` binary labels per node (OGB's Evaluator wants 112), species split."""
+    rng = np.random.default_rng(seed)
+    base = Path(root) / "ogbn_proteins"
+    group, edges = _communities(rng, num_nodes, num_edges, 4)
+    edge_feat = rng.random((len(edges), 8)) * 0.5 + 0.5 * (group[edges[:, :1]] == np.arange(8) % 4)
+    prob = rng.random((4, tasks))[group]
+    labels = (rng.random((num_nodes, tasks)) < prob).astype(np.int64)
+    _common(base, num_nodes, edges)
+    _csv(base / "raw" / "edge-feat.csv.gz", edge_feat.astype(np.float32).round(3))
+    _csv(base / "raw" / "node-label.csv.gz", labels)
+    _csv(base / "raw" / "node_species.csv.gz", rng.choice([3702, 4932, 6239], num_nodes))
+    _split(base, "species", num_nodes, rng)
+    return base
