@@ -27,12 +27,12 @@ from graphlottery.contrastive import (
     nt_xent,
     run_graphcl,
 )
-from graphlottery.data import load_dataset, load_planetoid, load_tu
+from graphlottery.data import load_dataset, load_ogbn, load_planetoid, load_tu
 from graphlottery.graph import MaskedGraph
 from graphlottery.lottery import UGS, Ticket, TicketError, run_glt
 from graphlottery.masks import WeightMasks, inference_macs, prune_lowest, sparsity
-from graphlottery.nn import GAT, GCN, GIN, Adjacency, GINEncoder, GraphSAGE, load_encoder, save_encoder
-from graphlottery.tasks import NodeClassification
+from graphlottery.nn import GAT, GCN, GIN, Adjacency, DeeperGCN, GINEncoder, GraphSAGE, load_encoder, save_encoder
+from graphlottery.tasks import NodeClassification, OGBNodeClassification
 from graphlottery.watermark import WatermarkKey, embed_watermark, verify_watermark
 
 __version__ = "0.1.0"
@@ -55,6 +55,7 @@ __all__ = [
     "ColdBrewStudent",
     "ColdStartSplit",
     "StructuralEmbeddingGCN",
+    "DeeperGCN",
     "GAT",
     "GCN",
     "GIN",
@@ -64,6 +65,7 @@ __all__ = [
     "GraphSAGE",
     "MaskedGraph",
     "NodeClassification",
+    "OGBNodeClassification",
     "Ticket",
     "TicketError",
     "UGS",
@@ -74,6 +76,7 @@ __all__ = [
     "feature_contribution_ratio",
     "inference_macs",
     "load_dataset",
+    "load_ogbn",
     "load_planetoid",
     "prune_lowest",
     "run_coldbrew",
