@@ -38,22 +38,29 @@ def check_graph(data: Data) -> None:
 def fingerprint(edge_index: Tensor, num_nodes: int) -> str:
     """A short hash that identifies a graph's ``edge_index`` (to match tickets to graphs)."""
     digest = hashlib.sha256(str(num_nodes).encode())
-    digest.update(edge_index.detach().cpu().to(torch.int64).contiguous().numpy().tobytes())
+    digest.update(edge_index.detach().cpu().to(torch.int64).contiguous().numpy())  # hashed in place, no copy
     return digest.hexdigest()[:16]
 
 
 def edge_units(edge_index: Tensor, num_nodes: int, directed: bool) -> tuple[Tensor, int]:
-    """Unit id of each edge (``[E]``) and the number of units; self-loops get id ``num_units``."""
+    """Unit id of each edge (``[E]``) and the number of units; self-loops get id ``num_units``.
+
+    Tied mode numbers the undirected pairs ``min * N + max`` in sorted order; the temporary
+    memory is a few ``[E]`` integer tensors (graphs with tens of millions of edges)."""
     src, dst = edge_index.long()
     loop = src == dst
-    unit = torch.empty_like(src)
+    has_loops = bool(loop.any())
     if directed:
-        unit[~loop] = torch.arange(int((~loop).sum()), device=src.device)
+        ids = torch.arange(src.numel() - int(loop.sum()), device=src.device)
     else:
-        lo, hi = torch.minimum(src, dst)[~loop], torch.maximum(src, dst)[~loop]
-        unit[~loop] = torch.unique(lo * num_nodes + hi, return_inverse=True)[1]
-    num_units = int(unit[~loop].max()) + 1 if bool((~loop).any()) else 0
-    unit[loop] = num_units
+        key = torch.minimum(src, dst).mul_(num_nodes).add_(torch.maximum(src, dst))
+        ids = torch.unique(key[~loop] if has_loops else key, return_inverse=True)[1]
+        del key
+    num_units = int(ids.max()) + 1 if ids.numel() else 0
+    if not has_loops:
+        return ids, num_units
+    unit = torch.full_like(src, num_units)
+    unit[~loop] = ids
     return unit, num_units
 
 
@@ -113,6 +120,9 @@ class MaskedGraph(nn.Module):
     def edge_weight(self, edge_unit: Tensor | None = None) -> Tensor:
         """Soft view: the mask value of every column of ``edge_index`` (self-loops: 1), ``[E]``;
         or of the edges whose unit ids are given (e.g. those of :meth:`kept_edges`)."""
+        if edge_unit is not None and bool((edge_unit < self.num_units).all()):
+            keep = mask_to_float(self.keep[edge_unit])  # no self-loops: gather only these units
+            return keep if self.score is None else self.score[edge_unit] * keep
         values = torch.cat([self.unit_weight(), self.keep.new_ones(1, dtype=torch.float)])
         return values[self.edge_unit if edge_unit is None else edge_unit]
 

@@ -14,10 +14,18 @@ One round (:meth:`UGS.step`):
 
 Every phase reseeds torch from ``(seed, round, phase)``, so a run resumed from a saved
 ticket continues exactly as an uninterrupted one would.
+
+What an epoch trains on is a hook: :class:`UGS` takes one full-batch step per epoch on the
+compacted graph; :class:`~graphlottery.lottery.minibatch.MiniBatchUGS` takes one step per
+sampled subgraph, each reading its edges' scores from the one global mask, and
+:class:`~graphlottery.lottery.distributed.DistributedUGS` sums the gradients of those steps
+over processes. Pruning, the L1 sub-gradients, rewinding and tickets are shared.
 """
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -56,7 +64,7 @@ def prepare_features(x: Tensor, sparse_ok: bool) -> Tensor:
 
 
 class UGS:
-    """Graph lottery ticket search on one graph with one model.
+    """Graph lottery ticket search on one graph with one model, full batch.
 
     Args:
         model: a GNN called as ``model(x, edge_index, edge_weight)``; the library's models
@@ -84,6 +92,9 @@ class UGS:
         device: ``"cpu"``, ``"cuda"``, ...
         progress: show tqdm bars over epochs.
     """
+
+    sparse_features = True  # store mostly-zero features as sparse CSR (full-batch products only)
+    fused_adam = False  # the mask search's Adam as one fused kernel (faster, rounds differently)
 
     def __init__(
         self,
@@ -115,7 +126,7 @@ class UGS:
         self.masks = WeightMasks(model).to(self.device).attach()
         self.task = (task if task is not None else NodeClassification(data)).to(self.device)
         self.native = isinstance(model, MessagePassingStack)
-        self.x = prepare_features(data.x.to(self.device), self.native)
+        self.x = prepare_features(data.x.to(self.device), self.native and self.sparse_features)
         self.lr, self.weight_decay, self.s1, self.s2 = lr, weight_decay, s1, s2
         self.mask_epochs, self.retrain_epochs = mask_epochs, retrain_epochs
         self.prune_graph, self.prune_weight = prune_graph, prune_weight
@@ -138,16 +149,58 @@ class UGS:
     def _epochs(self, n: int, what: str):
         return trange(n, desc=f"round {self.round} {what}", leave=False, disable=not self.progress)
 
-    def _evaluate(self, graph_input: Tensor | Adjacency, edge_weight: Tensor | None) -> tuple[float, float]:
+    def _seed(self, phase: int) -> None:
+        """Reseed torch for a phase of the current round."""
+        torch.manual_seed(derived_seed(self.seed, self.round, phase))
+
+    def _edge_weight(self, units: Tensor) -> Tensor | None:
+        """Mask values of the edges with these unit ids while the mask is soft, else ``None``
+        (a phase propagates over kept edges only, whose hard value is 1)."""
+        return None if self.graph.score is None else self.graph.edge_weight(units)
+
+    # --- what an epoch runs on (hooks: MiniBatchUGS samples subgraphs instead) -------------
+    def _view(self) -> Any:
+        """What a phase's epochs run on: the model's input for the kept edges and their unit ids."""
+        edge_index, units = self.graph.kept_edges()
+        return self._graph_input(edge_index), units
+
+    def _losses(self, view: Any) -> Iterator[Tensor]:
+        """The losses of one epoch's optimisation steps, in order (full batch: one)."""
+        graph_input, units = view
+        yield self.task.loss(self.model(self.x, graph_input, self._edge_weight(units)))
+
+    def _reduce_gradients(self, params: list[Tensor]) -> None:
+        """Combine the gradients of ``params`` across processes (one process: nothing to do)."""
+
+    def _evaluate(self, view: Any) -> tuple[float, float]:
+        """``(val, test)`` of the model with the current masks."""
+        graph_input, units = view
         self.model.eval()
         with torch.no_grad():
-            return self.task.evaluate(self.model(self.x, graph_input, edge_weight))
+            return self.task.evaluate(self.model(self.x, graph_input, self._edge_weight(units)))
 
-    def _train_step(self, optimizer, graph_input, edge_weight_fn) -> None:
+    def _fit_epoch(self, optimizer: torch.optim.Optimizer, view: Any,
+                   scores: tuple[Tensor, list[Tensor]] | None = None, check: bool = False,
+                   steps: int | None = None) -> None:
+        """One epoch of steps (only the first ``steps`` if given). With ``scores`` (the soft graph
+        and weight masks) the L1 sub-gradients are applied as ``self.l1`` says; ``check``: verify
+        that the masks get gradients."""
         self.model.train()
-        optimizer.zero_grad(set_to_none=True)
-        loss = self.task.loss(self.model(self.x, graph_input, edge_weight_fn()))
-        loss.backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        for loss in itertools.islice(self._losses(view), steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if check and scores is not None:
+                self._check_mask_gradients(*scores)
+                check = False
+            self._reduce_gradients(params)
+            if scores is not None and self.l1 == "coupled":
+                self._l1_step([scores[0].grad], [scores[0]], self.s1)
+                self._l1_step([s.grad for s in scores[1]], scores[1], self.s2)
+            optimizer.step()
+            if scores is not None and self.l1 == "decoupled":
+                self._l1_step([scores[0]], [scores[0]], -self.lr * self.s1)
+                self._l1_step(scores[1], scores[1], -self.lr * self.s2)
 
     @staticmethod
     @torch.no_grad()
@@ -169,16 +222,14 @@ class UGS:
             raise ValueError(f"weights {unused} are not used in the forward pass, so their masks cannot be learnt")
 
     # --- the three phases -------------------------------------------------------------------
-    def search_masks(self) -> tuple[Tensor, list[Tensor]]:
-        """Train weights and soft masks from the rewind point; return the graph and weight
-        mask scores of the best-validation epoch."""
-        torch.manual_seed(derived_seed(self.seed, self.round, 1))
+    def start_search(self) -> tuple[Tensor, list[Tensor], torch.optim.Optimizer]:
+        """Reseed, rewind, draw the soft graph and weight masks and build Adam over weights and
+        masks: the state a mask search starts from (its first epoch: :meth:`search_masks`)."""
+        self._seed(1)
         self.model.load_state_dict(self.rewind_state)
         generator = torch.Generator().manual_seed(derived_seed(self.seed, self.round, 2))
         edge_score = self.graph.make_soft(self.mask_noise, generator)
         weight_scores = self.masks.make_soft(self.mask_noise, generator).score_list()
-        edge_index, units = self.graph.kept_edges()
-        graph_input = self._graph_input(edge_index)
         optimizer = torch.optim.Adam(
             [
                 {"params": list(self.model.parameters()), "weight_decay": self.weight_decay},
@@ -188,21 +239,20 @@ class UGS:
                 },
             ],
             lr=self.lr,
+            fused=self.fused_adam or None,
         )
+        return edge_score, weight_scores, optimizer
+
+    def search_masks(self) -> tuple[Tensor, list[Tensor]]:
+        """Train weights and soft masks from the rewind point; return the graph and weight
+        mask scores of the best-validation epoch."""
+        edge_score, weight_scores, optimizer = self.start_search()
+        view = self._view()
         best, snapshot = -1.0, (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
         bird = None if self.early_bird is None else EarlyBird(*self.early_bird, relative=True)
         for epoch in self._epochs(self.mask_epochs, "mask search"):
-            self._train_step(optimizer, graph_input, lambda: self.graph.edge_weight(units))
-            if epoch == 0:
-                self._check_mask_gradients(edge_score, weight_scores)
-            if self.l1 == "coupled":
-                self._l1_step([edge_score.grad], [edge_score], self.s1)
-                self._l1_step([s.grad for s in weight_scores], weight_scores, self.s2)
-            optimizer.step()
-            if self.l1 == "decoupled":
-                self._l1_step([edge_score], [edge_score], -self.lr * self.s1)
-                self._l1_step(weight_scores, weight_scores, -self.lr * self.s2)
-            val, _ = self._evaluate(graph_input, self.graph.edge_weight(units).detach())
+            self._fit_epoch(optimizer, view, (edge_score, weight_scores), check=epoch == 0)
+            val, _ = self._evaluate(view)
             if val > best:
                 best = val
                 snapshot = (edge_score.detach().clone(), [s.detach().clone() for s in weight_scores])
@@ -233,15 +283,14 @@ class UGS:
     def retrain(self, phase: int = 3) -> dict[str, float]:
         """Rewind and train with the masks fixed on the compacted graph; return val/test at
         the best-validation epoch."""
-        torch.manual_seed(derived_seed(self.seed, self.round, phase))
+        self._seed(phase)
         self.model.load_state_dict(self.rewind_state)
-        graph_input = self._graph_input(self.graph.kept_edges()[0])
+        view = self._view()
         optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best = {"val": -1.0, "test": 0.0, "epoch": 0}
         for epoch in self._epochs(self.retrain_epochs, "retrain"):
-            self._train_step(optimizer, graph_input, lambda: None)
-            optimizer.step()
-            val, test = self._evaluate(graph_input, None)
+            self._fit_epoch(optimizer, view)
+            val, test = self._evaluate(view)
             if val > best["val"]:
                 best = {"val": val, "test": test, "epoch": epoch}
         return best

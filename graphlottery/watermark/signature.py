@@ -152,6 +152,8 @@ def _default_carriers(masks: dict[str, Tensor], views: dict[str, str], layers: l
             count = min(int(pairs), int(MAX_SHARE * cells / 2), int(BALANCE_SHARE * spare))
             if layers is None and count < MIN_PAIRS:
                 continue
+            if count < 1:
+                raise WatermarkError(f"{name!r} cannot carry a signature: it is too small, too dense or too sparse")
         carriers.append(Carrier(name=name, view=view, shape=list(masks[name].shape), pairs=count))
     if not carriers:
         raise WatermarkError("no weight mask is large enough to carry a signature; pass layers= and pairs=")

@@ -1,0 +1,124 @@
+"""Mini-batch UGS on several processes (``torch.distributed``: gloo on CPU, NCCL on GPU).
+
+Data-parallel as :class:`~torch.nn.parallel.DistributedDataParallel` is: every process holds
+the whole model, the masked graph and the optimiser state, trains on its own share of each
+step's batches, and before every optimiser step the gradients of the weights *and of the mask
+scores* (the global edge scores and the weight-mask scores) are summed over the processes in
+one collective per dtype. The per-batch losses are scaled so that the sum is the gradient of
+the step's mean loss (see :mod:`~graphlottery.lottery.minibatch`), so
+
+.. math::
+    g = \\sum_{r=0}^{W-1} \\nabla \\frac{1}{|S|} \\sum_{i \\in S_r} \\ell_i
+      = \\nabla \\frac{1}{|S|} \\sum_{i \\in S} \\ell_i, \\qquad S = S_0 \\cup \\dots \\cup S_{W-1}.
+
+The reduced gradient is the same tensor on every process, the L1 sub-gradients, Adam and
+the evaluation (each process infers a share of the nodes, the rows are summed) are
+deterministic functions of it, and the shuffle of training nodes is seeded identically, so the
+processes stay in lockstep; before pruning, the chosen mask scores are broadcast from rank 0
+as well, so every process takes the same pruning decision by construction.
+
+The gradients are reduced explicitly, not by wrapping the model in ``DistributedDataParallel``:
+the mask scores are created afresh every round, the edge-score gradient is a dense
+``[num_units]`` tensor outside the model, and DDP would broadcast the graph's ``[E]`` buffers
+from rank 0 at every wrap. The collective is what DDP's reducer does (a sum of the
+per-process gradients, here with the mean already in the loss).
+
+Launch one process per device with ``torchrun``; :func:`init_distributed` joins the group it
+describes. A run records its number of processes in its tickets, and resuming it on another
+number raises :class:`~graphlottery.lottery.ticket.TicketError`.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from graphlottery.lottery.minibatch import MiniBatchUGS
+from graphlottery.tasks import NodeClassification
+
+
+def init_distributed(backend: str | None = None) -> torch.device:
+    """Join the process group described by ``torchrun``'s environment (``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``, ``MASTER_PORT``, ``LOCAL_RANK``) and return this process's device:
+    ``cuda:LOCAL_RANK`` with NCCL when CUDA is available, else CPU with gloo."""
+    missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} not set: start the processes with torchrun (see README)")
+    cuda = torch.cuda.is_available() and backend != "gloo"
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend or ("nccl" if cuda else "gloo"))
+    return device
+
+
+def _coalesced(tensors: Sequence[Tensor], collective) -> None:
+    """Run ``collective`` on one flat tensor per dtype and copy the results back in place."""
+    groups: dict[torch.dtype, list[Tensor]] = {}
+    for t in tensors:
+        groups.setdefault(t.dtype, []).append(t)
+    for group in groups.values():
+        flat = torch.cat([t.reshape(-1) for t in group])
+        collective(flat)
+        for t, part in zip(group, flat.split([t.numel() for t in group])):
+            t.copy_(part.view_as(t))
+
+
+class DistributedUGS(MiniBatchUGS):
+    """:class:`~graphlottery.lottery.minibatch.MiniBatchUGS` on every process of the default
+    ``torch.distributed`` group; ``batch_size`` is per process, so a step trains on up to
+    ``world_size * batch_size`` nodes.
+
+    Every process must be given the same graph, model configuration, options and ``seed``
+    (checked at construction); the model's initial weights are taken from rank 0.
+    """
+
+    def __init__(self, model: nn.Module, data: Data, task: NodeClassification | None = None, **kwargs: Any):
+        if not (dist.is_available() and dist.is_initialized()):
+            raise RuntimeError(
+                "DistributedUGS needs torch.distributed: call graphlottery.lottery.init_distributed() "
+                "(under torchrun) or torch.distributed.init_process_group first"
+            )
+        super().__init__(model, data, task, **kwargs)
+        self._check_same_run()
+        self._broadcast_(list(self.rewind_state.values()))
+        self.model.load_state_dict(self.rewind_state)
+
+    def _world(self) -> tuple[int, int]:
+        return dist.get_rank(), dist.get_world_size()
+
+    def _all_reduce_(self, tensors: list[Tensor]) -> None:
+        _coalesced(tensors, lambda flat: dist.all_reduce(flat, op=dist.ReduceOp.SUM))
+
+    def _broadcast_(self, tensors: Sequence[Tensor]) -> None:
+        """Overwrite ``tensors`` with rank 0's values."""
+        with torch.no_grad():
+            _coalesced(tensors, lambda flat: dist.broadcast(flat, src=0))
+
+    def _check_same_run(self) -> None:
+        """Raise ``ValueError`` unless every process has the same graph and run options."""
+        mine = {
+            "graph": self.graph.fingerprint,
+            "train_nodes": int(self.task.splits["train"].numel()),
+            "batch_size": self.batch_size,
+            "num_neighbors": self.num_neighbors,
+            "seed": self.seed,
+        }
+        everyone: list[Any] = [None] * self.world_size
+        dist.all_gather_object(everyone, mine)
+        for rank, theirs in enumerate(everyone):
+            if theirs != mine:
+                diff = sorted(k for k in mine if theirs[k] != mine[k])
+                raise ValueError(f"process {rank} differs from process {self.rank} in {diff}: {theirs} vs {mine}")
+
+    def search_masks(self) -> tuple[Tensor, list[Tensor]]:
+        """:meth:`UGS.search_masks`, then rank 0's chosen scores on every process."""
+        edge_score, weight_scores = super().search_masks()
+        self._broadcast_([edge_score, *weight_scores])
+        return edge_score, weight_scores

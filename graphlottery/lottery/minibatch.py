@@ -1,0 +1,192 @@
+"""Mini-batch UGS: one graph ticket for a graph that does not fit full-batch training.
+
+Every optimisation step trains on the sampled neighbourhood of a batch of training nodes
+(:class:`~graphlottery.sampling.NeighborSampler`). A sampled edge with global id ``e`` reads
+its mask value from the one global score vector of the
+:class:`~graphlottery.graph.MaskedGraph`,
+
+.. math::
+    w_e = s_{u(e)} \\cdot \\mathrm{keep}_{u(e)}, \\qquad u(e) = \\texttt{edge\\_unit}[e],
+
+so the two directions of an undirected edge share a score, its gradient is the sum over the
+batches that sampled either direction, and pruning ranks all edges of the graph together,
+exactly as in full-batch UGS. Everything else (L1 sub-gradients, the best-validation snapshot,
+exact-count pruning, rewinding, retraining, tickets, seeding) is :class:`~graphlottery.lottery.ugs.UGS`'s.
+
+The steps of an epoch split a shuffle of the training nodes into ``ceil(n / (B W))`` groups
+of ``W`` near-equal batches (``W``: processes, 1 here). The loss of a batch is its summed
+cross-entropy divided by the size of its group, so the summed gradients of a group are the
+gradient of the group's mean loss however it is split over processes.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from graphlottery.lottery.ticket import Ticket, TicketError
+from graphlottery.lottery.ugs import UGS, derived_seed
+from graphlottery.sampling import NeighborSampler, SampledSubgraph, check_fanouts
+from graphlottery.sparse import Adjacency
+from graphlottery.tasks import NodeClassification
+
+
+class MiniBatchUGS(UGS):
+    """:class:`~graphlottery.lottery.ugs.UGS` on sampled subgraphs (node classification).
+
+    Args:
+        model, data, task: as for :class:`UGS`; ``task`` must be a
+            :class:`~graphlottery.tasks.NodeClassification` (the default).
+        batch_size: training (seed) nodes per step and process.
+        num_neighbors: fan-out per layer for training, e.g. ``[15, 10, 5]``; ``-1``: all.
+        eval_batch_size: evaluated nodes per inference batch (default: ``4 * batch_size``).
+        eval_num_neighbors: fan-outs for evaluation; default all neighbours (exact inference
+            on the kept graph, as full-batch evaluation).
+        **kwargs: every other :class:`UGS` option (``lr``, ``s1``, ``prune_graph``, ``seed``, ...).
+
+    An epoch takes ``ceil(n_train / batch_size)`` optimisation steps, so the L1 sub-gradient
+    is applied once per step; with ``batch_size >= n_train`` the search takes one step per
+    epoch like full-batch UGS.
+    """
+
+    sparse_features = False  # batches gather rows of x, which stays dense
+    fused_adam = True  # every step updates all edge scores: one fused pass instead of ten
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Data,
+        task: NodeClassification | None = None,
+        *,
+        batch_size: int = 1024,
+        num_neighbors: Sequence[int] = (10, 10),
+        eval_batch_size: int | None = None,
+        eval_num_neighbors: Sequence[int] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(model, data, task, **kwargs)
+        if not isinstance(self.task, NodeClassification):
+            raise ValueError(f"mini-batch UGS trains node classification; got a {type(self.task).__name__} task")
+        if batch_size < 1 or (eval_batch_size is not None and eval_batch_size < 1):
+            raise ValueError(f"batch sizes must be >= 1, got {batch_size} and {eval_batch_size}")
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size or 4 * batch_size)
+        self.num_neighbors = check_fanouts(num_neighbors)
+        fanouts = [-1] * len(self.num_neighbors) if eval_num_neighbors is None else eval_num_neighbors
+        self.eval_num_neighbors = check_fanouts(fanouts, "eval_num_neighbors")
+        self.rank, self.world_size = self._world()
+        train = self.task.splits["train"]
+        self.steps = math.ceil(train.numel() / (self.batch_size * self.world_size))
+        if train.numel() < self.steps * self.world_size:
+            raise ValueError(
+                f"{train.numel()} training nodes cannot fill {self.steps} steps on {self.world_size} processes"
+            )
+        self.eval_nodes = torch.unique(torch.cat([self.task.splits["val"], self.task.splits["test"]]))
+
+    def _world(self) -> tuple[int, int]:
+        """This process's rank and the number of processes (one process here)."""
+        return 0, 1
+
+    # --- collective hooks (DistributedUGS sums over processes) -------------------------------
+    def _all_reduce_(self, tensors: list[Tensor]) -> None:
+        """Sum each tensor over the processes, in place (one process: nothing to do)."""
+
+    def _reduce_gradients(self, params: list[Tensor]) -> None:
+        """Sum the gradients over processes; a parameter without a gradient counts as zeros."""
+        if self.world_size == 1:
+            return
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        self._all_reduce_([p.grad for p in params])
+
+    # --- UGS hooks ------------------------------------------------------------------------
+    def _seed(self, phase: int) -> None:
+        """The shuffle of training nodes is the same on every process; sampling and dropout
+        differ per process (process 0 of several draws as a single process would)."""
+        base = derived_seed(self.seed, self.round, phase)
+        own = (base + self.rank * 1_000_033) % (2**31 - 1)
+        torch.manual_seed(own)
+        self._shuffle = torch.Generator(device=self.device).manual_seed(base)
+        self._sampling = torch.Generator(device=self.device).manual_seed(derived_seed(own, 0, 7))
+
+    def _view(self) -> NeighborSampler:
+        """A sampler over the kept edges (built once per phase)."""
+        kept = self.graph.edge_mask().nonzero().view(-1)
+        return NeighborSampler(self.graph.data.edge_index, self.graph.num_nodes, self.num_neighbors, kept)
+
+    def _forward(self, sub: SampledSubgraph) -> Tensor:
+        """Model output for the seeds of ``sub`` (``[batch_size, C]``); the subgraph's edges
+        read their mask values through their global ids."""
+        graph_input = Adjacency(sub.edge_index, sub.n_id.numel(), check=False) if self.native else sub.edge_index
+        out = self.model(self.x[sub.n_id], graph_input, self._edge_weight(self.graph.edge_unit[sub.e_id]))
+        return out[: sub.batch_size]
+
+    def batches(self) -> Iterator[tuple[Tensor, int]]:
+        """This process's seed nodes of each step of one epoch, with the size of the step's
+        group (all processes' seeds of that step together)."""
+        train = self.task.splits["train"]
+        order = train[torch.randperm(train.numel(), generator=self._shuffle, device=self.device)]
+        pieces = order.tensor_split(self.steps * self.world_size)
+        for step in range(self.steps):
+            group = pieces[step * self.world_size:(step + 1) * self.world_size]
+            yield group[self.rank], sum(p.numel() for p in group)
+
+    def _losses(self, view: NeighborSampler) -> Iterator[Tensor]:
+        for seeds, group_size in self.batches():
+            sub = view.sample(seeds, self._sampling)
+            yield F.cross_entropy(self._forward(sub), self.task.y[seeds], reduction="sum") / group_size
+
+    @torch.no_grad()
+    def predict(self, view: NeighborSampler, nodes: Tensor) -> Tensor:
+        """Model outputs for ``nodes`` (``[n, C]``), batch by batch with the evaluation fan-outs;
+        with several processes each computes its share and the rows are summed over them."""
+        self.model.eval()
+        generator = torch.Generator(device=self.device).manual_seed(derived_seed(self.seed, self.round, 6))
+        share = torch.arange(nodes.numel(), device=self.device).tensor_split(self.world_size)[self.rank]
+        out = torch.zeros(nodes.numel(), self.task.num_classes, device=self.device)
+        for rows in share.split(self.eval_batch_size):
+            out[rows] = self._forward(view.sample(nodes[rows], generator, self.eval_num_neighbors)).float()
+        self._all_reduce_([out])
+        return out
+
+    def _evaluate(self, view: NeighborSampler) -> tuple[float, float]:
+        out = torch.zeros(self.graph.num_nodes, self.task.num_classes, device=self.device)
+        out[self.eval_nodes] = self.predict(view, self.eval_nodes)
+        return self.task.evaluate(out)
+
+    def inference_ms(self, repeats: int = 5) -> float:
+        """Median wall time of batched inference over the validation and test nodes on the
+        kept graph, in milliseconds (full-graph inference may not fit in memory)."""
+        view = self._view()
+        times = []
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            self.predict(view, self.eval_nodes)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            times.append(time.perf_counter() - start)
+        return 1000.0 * sorted(times[1:])[repeats // 2]
+
+    # --- tickets --------------------------------------------------------------------------
+    def ticket(self, config: dict[str, Any] | None = None) -> Ticket:
+        """:meth:`UGS.ticket`, recording the number of processes as ``config["world_size"]``."""
+        return super().ticket({**(config or {}), "world_size": self.world_size})
+
+    def load_ticket(self, ticket: Ticket) -> None:
+        """:meth:`UGS.load_ticket`; refuses a ticket of a run on another number of processes,
+        whose batches (and so whose results) would differ."""
+        saved = ticket.config.get("world_size")
+        if saved is not None and int(saved) != self.world_size:
+            raise TicketError(
+                f"mismatched world sizes: this run was saved by {saved} process(es) and is being resumed on "
+                f"{self.world_size}; resume it with the same number of processes (torchrun --nnodes x "
+                f"--nproc-per-node = {saved}) or start a new run in another folder"
+            )
+        super().load_ticket(ticket)

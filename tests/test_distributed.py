@@ -1,0 +1,55 @@
+"""Two gloo processes on loopback run one mini-batch UGS round and end with identical masks;
+resuming such a run on another number of processes is refused."""
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from graphlottery import GCN
+from graphlottery.lottery import DistributedUGS, MiniBatchUGS, Ticket, TicketError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker(rank: int, world: int, port: int, data, out: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(rank)  # different initial weights: rank 0's must win
+        ugs = DistributedUGS(GCN(data.num_features, 16, 7), data, batch_size=20, num_neighbors=[5, 5],
+                             mask_epochs=6, retrain_epochs=3, seed=0)
+        record = ugs.step()
+        ticket = ugs.ticket()
+        torch.save({"keep": ugs.graph.keep, "masks": ugs.masks.hard_dict(), "state": ugs.model.state_dict(),
+                    "test": record["test"]}, f"{out}/rank{rank}.pt")
+        if rank == 0:
+            ticket.save(f"{out}/round_01.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_end_with_identical_masks(cora, tmp_path):
+    mp.spawn(worker, args=(2, free_port(), cora, str(tmp_path)), nprocs=2, join=True)
+    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert int((~a["keep"]).sum()) == round(0.05 * 5278)
+    assert torch.equal(a["keep"], b["keep"])
+    assert all(torch.equal(a["masks"][n], b["masks"][n]) for n in a["masks"])
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+    assert a["test"] == b["test"]
+
+    ticket = Ticket.load(tmp_path / "round_01.pt")
+    assert ticket.config["world_size"] == 2
+    single = MiniBatchUGS(GCN(cora.num_features, 16, 7), cora, batch_size=20, num_neighbors=[5, 5])
+    with pytest.raises(TicketError, match="mismatched world sizes.*saved by 2 process.*resumed on 1"):
+        single.load_ticket(ticket)
+
+
+def test_distributed_ugs_needs_a_process_group(cora):
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        DistributedUGS(GCN(cora.num_features, 8, 7), cora)

@@ -1,0 +1,78 @@
+"""Mini-batch UGS: sampled subgraphs read the one global edge mask through their edge ids,
+and a mini-batch round prunes like a full-batch one."""
+import pytest
+import torch
+
+from graphlottery import GCN, UGS
+from graphlottery.lottery import MiniBatchUGS
+from graphlottery.sampling import NeighborSampler
+from graphlottery.tasks import LinkPrediction, link_split
+
+KW = dict(mask_epochs=30, retrain_epochs=20, seed=0, lr=0.01, s1=1e-2, s2=1e-2)
+
+
+def test_sampler_returns_global_ids_and_respects_fanouts(cora):
+    sampler = NeighborSampler(cora.edge_index, cora.num_nodes, [3, 2])
+    seeds = torch.tensor([5, 17, 1000, 2500])
+    sub = sampler.sample(seeds, torch.Generator().manual_seed(0))
+    assert torch.equal(sub.n_id[: sub.batch_size], seeds) and sub.n_id.unique().numel() == sub.n_id.numel()
+    assert torch.equal(sub.n_id[sub.edge_index], cora.edge_index[:, sub.e_id])
+    assert sub.e_id.unique().numel() == sub.e_id.numel()
+    into_seeds = torch.bincount(sub.edge_index[1], minlength=sub.n_id.numel())[: sub.batch_size]
+    degree = torch.bincount(cora.edge_index[1], minlength=cora.num_nodes)[seeds]
+    assert bool((into_seeds <= 3).all()) and bool((into_seeds >= 1).all()) and bool((into_seeds <= degree).all())
+    everything = sampler.sample(seeds, num_neighbors=[-1])
+    assert everything.e_id.numel() == int(degree.sum())  # all incoming edges of the seeds
+    restricted = NeighborSampler(cora.edge_index, cora.num_nodes, [-1, -1], edge_id=torch.arange(0, 10556, 2))
+    assert bool((restricted.sample(seeds).e_id % 2 == 0).all())  # only the allowed columns
+    with pytest.raises(ValueError, match="distinct"):
+        sampler.sample(torch.tensor([3, 3]))
+    with pytest.raises(ValueError, match="fan-out"):
+        NeighborSampler(cora.edge_index, cora.num_nodes, [0])
+
+
+def test_sampled_edges_read_and_train_the_global_scores(cora):
+    torch.manual_seed(0)
+    ugs = MiniBatchUGS(GCN(cora.num_features, 16, 7), cora, batch_size=64, num_neighbors=[5, 5])
+    score = ugs.graph.make_soft()
+    with torch.no_grad():
+        score.copy_(torch.rand_like(score))
+    sub = ugs._view().sample(torch.arange(64), torch.Generator().manual_seed(1))
+    weight = ugs._edge_weight(ugs.graph.edge_unit[sub.e_id])
+    # the score of an edge, found independently: its undirected pair's rank among all pairs
+    src, dst = cora.edge_index[:, sub.e_id]
+    pairs = torch.unique(torch.minimum(*cora.edge_index) * cora.num_nodes + torch.maximum(*cora.edge_index))
+    unit = torch.searchsorted(pairs, torch.minimum(src, dst) * cora.num_nodes + torch.maximum(src, dst))
+    assert torch.equal(weight, score[unit])
+    weight.sum().backward()  # each unit's gradient counts its sampled directions
+    assert torch.equal(score.grad, torch.bincount(unit, minlength=score.numel()).float())
+
+
+def test_minibatch_round_agrees_with_full_batch(cora):
+    torch.manual_seed(0)
+    full = UGS(GCN(cora.num_features, 64, 7), cora, **KW)
+    full_record = full.step()
+    torch.manual_seed(0)
+    mini = MiniBatchUGS(GCN(cora.num_features, 64, 7), cora, batch_size=35, num_neighbors=[10, 10], **KW)
+    assert mini.steps == 4
+    record = mini.step()
+    assert record["graph_sparsity"] == full_record["graph_sparsity"] == pytest.approx(264 / 5278)
+    assert record["weight_sparsity"] == full_record["weight_sparsity"]
+    assert record["test"] > 0.7
+    pruned_full, pruned_mini = ~full.graph.keep, ~mini.graph.keep
+    overlap = int((pruned_full & pruned_mini).sum()) / int(pruned_full.sum())
+    # measured 0.60 (159 of 264 pruned edges in common); chance is 264 / 5278 = 0.05
+    assert overlap > 0.45
+    ticket = mini.ticket()
+    assert ticket.config["world_size"] == 1 and torch.equal(ticket.edge_mask, mini.graph.edge_mask())
+
+
+def test_minibatch_refuses_what_it_cannot_train(cora):
+    model = GCN(cora.num_features, 8, 8)
+    with pytest.raises(ValueError, match="node classification"):
+        data = link_split(cora)
+        MiniBatchUGS(model, data, LinkPrediction(data))
+    with pytest.raises(ValueError, match="batch sizes"):
+        MiniBatchUGS(model, cora, batch_size=0)
+    with pytest.raises(ValueError, match="eval_num_neighbors"):
+        MiniBatchUGS(model, cora, eval_num_neighbors=[0])
