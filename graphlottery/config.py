@@ -132,8 +132,11 @@ class Config:
 class GLTConfig(Config):
     """Graph lottery ticket search (UGS rounds) for node classification (``task: node``) or link
     prediction (``task: link``: ``link_val`` / ``link_test`` of the edges held out of message
-    passing with as many non-edges, split with ``split_seed``; the model outputs ``embedding``-wide
-    node embeddings scored by a dot product; ``link_metric``: ``roc_auc`` or ``hits@K``) or graph
+    passing with as many non-edges, split with ``split_seed``, or OGB's own split for ogbl-*
+    datasets; the model outputs ``embedding``-wide node embeddings scored by ``decoder``: ``dot``
+    (:math:`z_u^\\top z_v`) or ``mlp`` (:class:`~graphlottery.nn.MLPDecoder` on
+    :math:`z_u \\odot z_v`, trained, masked and rewound with the model); ``link_metric``: ``roc_auc``
+    or ``hits@K``, which ogbl-* datasets need and OGB's Evaluator computes) or graph
     classification (``task: graph`` on a TU dataset: one edge mask over the union of all its
     graphs, mean-pooled node outputs, test fold ``fold`` of a stratified 10-fold split).
 
@@ -153,6 +156,7 @@ class GLTConfig(Config):
     link_val: float = 0.05
     link_test: float = 0.1
     link_metric: str = "roc_auc"
+    decoder: str = "dot"
     fold: int = 0
     split_seed: int = 0
     layers: int = 2
@@ -186,20 +190,26 @@ class GLTConfig(Config):
 
     def __post_init__(self) -> None:
         from graphlottery.data import DATASETS, TU
-        from graphlottery.data.ogb import OGBG, OGBN
+        from graphlottery.data.ogb import OGBG, OGBL, OGBL_METRIC, OGBN
         from graphlottery.nn import MODELS
         from graphlottery.tasks.link import check_link_metric
 
         graphs = {**TU, **OGBG}
         self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
                     {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link", "graph"),
-                     "norm": ("batch", "layer"), "mlp_layers": (1, 2)},
-                    datasets={**DATASETS, **graphs, **OGBN})
+                     "norm": ("batch", "layer"), "mlp_layers": (1, 2), "decoder": ("dot", "mlp")},
+                    datasets={**DATASETS, **graphs, **OGBN, **OGBL})
         if (self.dataset.lower() in graphs) != (self.task == "graph"):
             raise ConfigError(f"task {self.task!r} does not fit dataset {self.dataset!r}: graph classification "
                               f"runs on {sorted(graphs.values())}, node and link tasks on single graphs")
         if self.dataset.lower() in OGBN and self.task != "node":
             raise ConfigError(f"{self.dataset} runs with task: node (OGB node property prediction), got {self.task!r}")
+        if self.dataset.lower() in OGBL and (self.task != "link" or not self.link_metric.startswith("hits@")):
+            raise ConfigError(f"{self.dataset} runs with task: link and a Hits@K link_metric scored by OGB's Evaluator "
+                              f"(its own: {OGBL_METRIC[self.dataset.lower()]}), got task {self.task!r}, "
+                              f"link_metric {self.link_metric!r}")
+        if self.decoder != "dot" and self.task != "link":
+            raise ConfigError(f"decoder {self.decoder!r} scores node pairs and needs task: link, got {self.task!r}")
         if not 0 <= self.fold < 10:
             raise ConfigError(f"fold must be in 0..9 (10-fold cross-validation), got {self.fold}")
         try:

@@ -1,16 +1,20 @@
-"""Small generated node datasets written in OGB's raw on-disk layout (the real ones cannot be
+"""Small generated datasets written in OGB's raw on-disk layout (the real ones cannot be
 downloaded in the tests): ``<root>/ogbn_arxiv/`` and ``<root>/ogbn_proteins/`` with ``raw/*.csv.gz``,
-``split/<type>/{train,valid,test}.csv.gz``, ``mapping/`` and ``RELEASE_v1.txt``, as OGB unzips them.
+``split/<type>/{train,valid,test}.csv.gz``, ``mapping/`` and ``RELEASE_v1.txt``, and
+``<root>/ogbl_collab/`` with ``raw/*.csv.gz`` and ``split/time/{train,valid,test}.pt``, as OGB
+unzips them.
 
 Nodes fall into communities; edges mostly join nodes of one community, and labels and features
 follow the community, so a GNN can learn something in a few epochs.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 
 def _csv(path: Path, values: np.ndarray) -> None:
@@ -80,4 +84,51 @@ def write_proteins_like(root: Path, num_nodes: int = 200, num_edges: int = 800, 
     _csv(base / "raw" / "node-label.csv.gz", labels)
     _csv(base / "raw" / "node_species.csv.gz", rng.choice([3702, 4932, 6239], num_nodes))
     _split(base, "species", num_nodes, rng)
+    return base
+
+
+def _save_numpy_split(path: Path, split: dict[str, np.ndarray]) -> None:
+    """``torch.save`` a dict of numpy arrays as OGB's 2020 split files are: torch's legacy format,
+    pickled under numpy 1, so the array reconstructor is named ``numpy.core.multiarray._reconstruct``
+    (the legacy pickle names globals as text lines, so the name can be rewritten in place)."""
+    buffer = io.BytesIO()
+    torch.save(split, buffer, _use_new_zipfile_serialization=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue().replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+
+
+def write_collab_like(root: Path, num_nodes: int = 400, num_pairs: int = 1600, features: int = 32,
+                      num_neg: int = 300, seed: int = 0) -> Path:
+    """``<root>/ogbl_collab``: undirected collaborations with a year and a weight, 128-d-like float
+    features; pairs first seen up to 2017 train (some repeated in a later training year, so
+    ``raw/edge.csv.gz`` lists them twice, as in OGB), 2018 validate, 2019 test, each evaluation
+    set with ``num_neg`` non-edges (``edge_neg``)."""
+    rng = np.random.default_rng(seed)
+    base = Path(root) / "ogbl_collab"
+    group, pairs = _communities(rng, num_nodes, num_pairs, 6)
+    x = rng.normal(size=(6, features))[group] + rng.normal(scale=1.0, size=(num_nodes, features))
+    year = rng.choice([2015, 2016, 2017, 2018, 2019], len(pairs), p=[0.3, 0.25, 0.25, 0.1, 0.1])
+    train = year <= 2017
+    again = np.flatnonzero(train & (year < 2017))[:50]  # repeated collaborations, a later year
+    edges = np.concatenate([pairs[train], pairs[again]])
+    years = np.concatenate([year[train], year[again] + 1])
+    weights = rng.integers(1, 4, len(edges))
+    _csv(base / "raw" / "edge.csv.gz", edges)
+    _csv(base / "raw" / "node-feat.csv.gz", x.astype(np.float32).round(4))
+    _csv(base / "raw" / "edge_weight.csv.gz", weights)
+    _csv(base / "raw" / "edge_year.csv.gz", years)
+    _csv(base / "raw" / "num-node-list.csv.gz", np.array([num_nodes]))
+    _csv(base / "raw" / "num-edge-list.csv.gz", np.array([len(edges)]))
+    (base / "RELEASE_v1.txt").write_text("generated test data in OGB's layout\n")
+    keys = set((pairs[:, 0] * num_nodes + pairs[:, 1]).tolist())
+    cand = rng.integers(0, num_nodes, (20 * num_neg, 2))
+    cand = cand[(cand[:, 0] != cand[:, 1])
+                & ~np.isin(np.minimum(cand[:, 0], cand[:, 1]) * num_nodes + np.maximum(cand[:, 0], cand[:, 1]),
+                           list(keys))]
+    split = base / "split" / "time"
+    _save_numpy_split(split / "train.pt", {"edge": edges, "weight": weights, "year": years})
+    for i, (name, y) in enumerate((("valid", 2018), ("test", 2019))):
+        part = year == y
+        _save_numpy_split(split / f"{name}.pt", {"edge": pairs[part], "weight": rng.integers(1, 4, int(part.sum())),
+                                                  "year": year[part], "edge_neg": cand[i * num_neg:(i + 1) * num_neg]})
     return base

@@ -42,6 +42,7 @@ def test_a_leaking_split_is_refused(cora):
     leaky.edge_index = torch.cat([split.edge_index, split.test_edge_index[:, :3]], 1)
     with pytest.raises(ValueError, match="3 test edges are also message-passing edges"):
         LinkPrediction(leaky)
+    assert LinkPrediction(leaky, check_leaks=False).evaluate(torch.randn(cora.num_nodes, 4))  # a benchmark's split
     with pytest.raises(ValueError, match="link_split first"):
         LinkPrediction(cora)
 

@@ -5,7 +5,7 @@ import os
 
 from torch_geometric.data import Data
 
-from graphlottery.data.ogb import OGBN, load_ogbn
+from graphlottery.data.ogb import OGBL, OGBN, load_ogbl, load_ogbn
 from graphlottery.data.planetoid import PLANETOID, load_planetoid
 from graphlottery.data.root import CACHE_ENV, DATA_ENV, cache_root, data_root
 from graphlottery.data.tu import TU, NodeFeatures, load_tu
@@ -29,11 +29,13 @@ __all__ = [
     "DATASETS",
     "DATA_ENV",
     "NodeFeatures",
+    "OGBL",
     "OGBN",
     "TU",
     "cache_root",
     "data_root",
     "load_dataset",
+    "load_ogbl",
     "load_ogbn",
     "load_planetoid",
     "load_tu",

@@ -1,6 +1,7 @@
 """OGB datasets through OGB's own loaders, from a local, possibly read-only root, with torch's
-safe ``weights_only`` loading: graph-property molecules (ogbg-molbace, ogbg-molhiv) and the
-node-property graphs ogbn-arxiv, ogbn-proteins and ogbn-products."""
+safe ``weights_only`` loading and never a download: graph-property molecules (ogbg-molbace,
+ogbg-molhiv), the node-property graphs ogbn-arxiv, ogbn-proteins and ogbn-products, and the
+link-property graphs ogbl-collab, ogbl-ppa and ogbl-ddi."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import index_to_mask, scatter, to_undirected
 
-from graphlottery.data.root import cache_root, data_root, find_raw_dir
+from graphlottery.data.root import cache_root, data_root
 
 OGBG = {"ogbg-molbace": "ogbg-molbace", "ogbg-molhiv": "ogbg-molhiv"}
 RAW = ["edge.csv.gz", "edge-feat.csv.gz", "graph-label.csv.gz", "node-feat.csv.gz", "num-edge-list.csv.gz",
@@ -50,8 +51,9 @@ class OneHotAtoms:
 def load_ogbg(name: str, root: str | os.PathLike | None = None):
     """Load an OGB molecule dataset with one-hot atom features, and its scaffold split.
 
-    Files are looked up in ``<root>/ogb/<name with _>/`` (``raw/`` and ``split/scaffold/``, as OGB
-    lays them out), copied into the cache and processed there. Returns ``(dataset, split)``,
+    Files are looked up in ``<root>/ogb/<name with _>/`` or ``<root>/<name with _>/`` (``raw/`` and
+    ``split/scaffold/``, as OGB lays them out; a missing file raises a ``FileNotFoundError`` naming
+    it and the layout), copied into the cache and processed there. Returns ``(dataset, split)``,
     ``split`` mapping ``train`` / ``val`` / ``test`` to graph indices. Needs the ``ogb`` extra.
     """
     key = name.lower()
@@ -62,9 +64,8 @@ def load_ogbg(name: str, root: str | os.PathLike | None = None):
     except ImportError:
         raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
     folder = key.replace("-", "_")
-    base = data_root(root)
-    raw = find_raw_dir(base, [f"ogb/{folder}/raw", f"{folder}/raw"], RAW)
-    split = find_raw_dir(raw.parent, ["split/scaffold"], SPLIT)
+    base = find_ogb_dir(key, data_root(root), {"raw": RAW, "split/scaffold": SPLIT})
+    raw, split = base / "raw", base / "split" / "scaffold"
     target = cache_root() / "ogb" / folder
     for sub, source in (("raw", raw), ("split/scaffold", split)):
         (target / sub).mkdir(parents=True, exist_ok=True)
@@ -96,12 +97,12 @@ def ogbn_layout(name: str) -> dict[str, list[str]]:
     return {"raw": [f"{f}.csv.gz" for f in raw], f"split/{split}": SPLIT}
 
 
-def find_ogbn_dir(name: str, root: Path) -> Path:
-    """``<root>/ogb/<folder>`` or ``<root>/<folder>`` holding every file of :func:`ogbn_layout`;
-    else a ``FileNotFoundError`` naming the missing files and the expected layout."""
+def find_ogb_dir(name: str, root: Path, layout: dict[str, list[str]]) -> Path:
+    """``<root>/ogb/<folder>`` or ``<root>/<folder>`` holding every file of ``layout`` (files by
+    folder, relative to the dataset folder); else a ``FileNotFoundError`` naming the missing
+    files and the expected layout."""
     folder = name.replace("-", "_")
     candidates = [root / "ogb" / folder, root / folder]
-    layout = ogbn_layout(name)
     expected = "; ".join(f"{sub}/{{{','.join(files)}}}" for sub, files in layout.items())
     where = f"Expected OGB's on-disk layout (as unzipped from its download) in {candidates[1]} or {candidates[0]}"
     base = next((c for c in candidates if c.is_dir()), None)
@@ -134,11 +135,11 @@ def _open_local(name: str, root: Path):
     return LocalNodeDataset(name, root=str(root))
 
 
-def _link_into_cache(name: str, base: Path) -> Path:
-    """Symlink the source files into ``<cache>/ogbn/<digest>/<folder>/`` (the root may be read-only,
-    OGB writes ``processed/`` beside ``raw/``) with OGB's release marker; return the OGB root."""
-    layout = ogbn_layout(name)
-    root = cache_root() / "ogbn" / _source_digest(base, layout)
+def _link_into_cache(name: str, base: Path, layout: dict[str, list[str]]) -> Path:
+    """Symlink the ``layout`` files of ``base`` into ``<cache>/<ogbn|ogbl>/<digest>/<folder>/`` (the
+    root may be read-only, OGB writes ``processed/`` beside ``raw/``) with OGB's release marker;
+    return the OGB root."""
+    root = cache_root() / name[:4] / _source_digest(base, layout)
     target = root / name.replace("-", "_")
     for sub, files in layout.items():
         (target / sub).mkdir(parents=True, exist_ok=True)
@@ -171,9 +172,10 @@ def load_ogbn(name: str, root: str | os.PathLike | None = None) -> Data:
         import ogb.nodeproppred  # noqa: F401
     except ImportError:
         raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
-    base = find_ogbn_dir(key, data_root(root))
+    layout = ogbn_layout(key)
+    base = find_ogb_dir(key, data_root(root), layout)
     allow_pyg_data()
-    dataset = _open_local(key, _link_into_cache(key, base))
+    dataset = _open_local(key, _link_into_cache(key, base, layout))
     graph, idx = dataset[0], dataset.get_idx_split()
     n = graph.num_nodes
     if key == "ogbn-proteins":
@@ -185,4 +187,91 @@ def load_ogbn(name: str, root: str | os.PathLike | None = None) -> Data:
     for split, index in (("train", idx["train"]), ("val", idx["valid"]), ("test", idx["test"])):
         data[f"{split}_mask"] = index_to_mask(index, n)
     data.name = OGBN[key]
+    return data
+
+
+OGBL = {"ogbl-collab": "ogbl-collab", "ogbl-ppa": "ogbl-ppa", "ogbl-ddi": "ogbl-ddi"}
+OGBL_METRIC = {"ogbl-collab": "hits@50", "ogbl-ppa": "hits@100", "ogbl-ddi": "hits@20"}  # OGB's leaderboard metric
+OGBL_RAW = {  # the files OGB's PygLinkPropPredDataset reads from raw/, and the split it uses
+    "ogbl-collab": (["edge", "node-feat", "edge_weight", "edge_year", "num-node-list", "num-edge-list"], "time"),
+    "ogbl-ppa": (["edge", "node-feat", "num-node-list", "num-edge-list"], "throughput"),
+    "ogbl-ddi": (["edge", "num-node-list", "num-edge-list"], "target"),
+}
+LINK_SPLIT = ["train.pt", "valid.pt", "test.pt"]
+
+
+def ogbl_layout(name: str) -> dict[str, list[str]]:
+    """The files OGB reads for link dataset ``name``, by folder relative to its dataset folder."""
+    raw, split = OGBL_RAW[name]
+    return {"raw": [f"{f}.csv.gz" for f in raw], f"split/{split}": LINK_SPLIT}
+
+
+def numpy_globals() -> list:
+    """What ``torch.load(weights_only=True)`` needs to rebuild numeric numpy arrays (OGB's link
+    splits are dicts of them): the array reconstructor under its numpy 2 and numpy 1 names,
+    ``ndarray``, ``dtype`` and the boolean, integer and float dtype classes (no object dtype, so
+    nothing but numbers can be unpickled through them)."""
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import _reconstruct  # numpy >= 2
+    except ImportError:
+        from numpy.core.multiarray import _reconstruct
+    numeric = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
+               "float64")
+    return [_reconstruct, (_reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype,
+            *(type(np.dtype(t)) for t in numeric)]
+
+
+def _open_local_link(name: str, root: Path):
+    """OGB's ``PygLinkPropPredDataset`` on ``root``, raising instead of ever downloading."""
+    from ogb.linkproppred import PygLinkPropPredDataset
+
+    class LocalLinkDataset(PygLinkPropPredDataset):
+        def download(self):
+            raise FileNotFoundError(f"{name}: raw files missing under {self.raw_dir}; graphlottery never downloads")
+
+    return LocalLinkDataset(name, root=str(root))
+
+
+def load_ogbl(name: str, root: str | os.PathLike | None = None) -> Data:
+    """Load ogbl-collab, ogbl-ppa or ogbl-ddi and OGB's edge split, never downloading.
+
+    Files are read from ``<root>/<folder>/`` or ``<root>/ogb/<folder>/`` (``<folder>`` =
+    ``ogbl_collab`` ...), laid out as OGB unzips them: ``raw/*.csv.gz`` and
+    ``split/<time|throughput|target>/{train,valid,test}.pt``. They are linked into the cache and
+    read there by OGB's loader with ``weights_only`` loading (the split files hold numpy arrays,
+    allowed through :func:`numpy_globals` for that call only), so the root may be read-only.
+
+    Returns a ``Data`` shaped like :func:`~graphlottery.tasks.link_split`'s output:
+
+    * ``edge_index``: the training edges only, undirected and coalesced (``[2, 2 E_train]``; a
+      pair collaborating in several years is one edge), so message passing and the graph mask
+      never see a validation or test edge;
+    * ``val_edge_index`` / ``test_edge_index`` (``[2, P]``) and ``val_neg_edge_index`` /
+      ``test_neg_edge_index`` (``[2, Q]``): OGB's ``edge`` and ``edge_neg``, transposed;
+    * ``x``: OGB's node features as floats (ogbl-ddi has none: one-hot node ids ``[N, N]``, so a
+      first linear layer is a learnable node embedding).
+    """
+    key = name.lower()
+    if key not in OGBL:
+        raise ValueError(f"unknown OGB link dataset {name!r}; available: {sorted(OGBL)}")
+    try:
+        import ogb.linkproppred  # noqa: F401
+    except ImportError:
+        raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
+    layout = ogbl_layout(key)
+    base = find_ogb_dir(key, data_root(root), layout)
+    allow_pyg_data()
+    dataset = _open_local_link(key, _link_into_cache(key, base, layout))
+    with torch.serialization.safe_globals(numpy_globals()):
+        split = dataset.get_edge_split()
+    graph = dataset[0]
+    n = graph.num_nodes
+    x = graph.x.float() if graph.x is not None else torch.eye(n)
+    data = Data(x=x, edge_index=to_undirected(split["train"]["edge"].t().long(), num_nodes=n), num_nodes=n)
+    for part, ogb_part in (("val", "valid"), ("test", "test")):
+        data[f"{part}_edge_index"] = split[ogb_part]["edge"].t().long()
+        data[f"{part}_neg_edge_index"] = split[ogb_part]["edge_neg"].t().long()
+    data.name = OGBL[key]
     return data

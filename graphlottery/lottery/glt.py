@@ -1,7 +1,8 @@
 """The graph lottery ticket driver: UGS rounds over several seeds, resumable, with a
 random-pruning baseline, per-round tickets, ``results.json``, a curve and a table, for node
 classification (Planetoid, WikipediaNetwork, OGB node datasets scored by OGB's Evaluator), link
-prediction (``task: link``) and graph classification (``task: graph``).
+prediction (``task: link``; ogbl-* datasets with OGB's split and Evaluator) and graph classification
+(``task: graph``).
 
 Layout of ``out``::
 
@@ -27,11 +28,11 @@ from tqdm.auto import tqdm
 
 from graphlottery.config import ConfigError, GLTConfig
 from graphlottery.data import TU, load_dataset, load_tu
-from graphlottery.data.ogb import OGBG, OGBN, OGBN_METRIC, load_ogbg, load_ogbn
+from graphlottery.data.ogb import OGBG, OGBL, OGBN, OGBN_METRIC, load_ogbg, load_ogbl, load_ogbn
 from graphlottery.files import save_figure, subplots, write_json
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
-from graphlottery.nn import MODELS, load_encoder
+from graphlottery.nn import MODELS, MLPDecoder, load_encoder
 from graphlottery.tasks import (
     GraphClassification,
     LinkPrediction,
@@ -43,7 +44,9 @@ from graphlottery.tasks import (
 
 
 def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch.nn.Module:
-    """The config's GNN with its width, depth, heads and dropout."""
+    """The config's GNN with its width, depth, heads and dropout; with ``decoder: mlp`` it carries
+    an :class:`~graphlottery.nn.MLPDecoder` as ``model.decoder``, so the decoder's parameters are
+    trained, weight-masked, rewound and saved in tickets with the encoder's."""
     kwargs: dict[str, Any] = {"num_layers": config.layers}
     if config.dropout is not None:
         kwargs["dropout"] = config.dropout
@@ -52,7 +55,10 @@ def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch
     if config.model == "deepergcn":
         kwargs.update(norm=config.norm, temperature=config.temperature, learn_temperature=config.learn_temperature,
                       mlp_layers=config.mlp_layers)
-    return MODELS[config.model](in_channels, config.hidden, out_channels, **kwargs)
+    model = MODELS[config.model](in_channels, config.hidden, out_channels, **kwargs)
+    if config.decoder == "mlp":
+        model.decoder = MLPDecoder(out_channels)
+    return model
 
 
 RUN_ONLY = {"rounds", "seeds", "random_baseline", "device", "data_root"}  # may change when resuming
@@ -70,11 +76,13 @@ def output_width(config: GLTConfig, data) -> int:
     return data.y.size(1) if data.y.dim() == 2 else int(data.y.max()) + 1
 
 
-def build_task(config: GLTConfig, data, split: dict | None = None) -> Any:
+def build_task(config: GLTConfig, data, split: dict | None = None, model: torch.nn.Module | None = None) -> Any:
     """The UGS task of the config (``None``: node classification on ``data``'s masks); ``split``:
-    the graph indices of an OGB dataset's own split."""
+    the graph indices of an OGB dataset's own split; ``model``: where a link task finds its decoder."""
     if config.task == "link":
-        return LinkPrediction(data, config.link_metric)
+        evaluator = OGBL.get(config.dataset.lower())  # ogbl-*: Hits@K by OGB's Evaluator
+        return LinkPrediction(data, config.link_metric, decoder=getattr(model, "decoder", None), evaluator=evaluator,
+                              check_leaks=evaluator is None)  # OGB's own split is the benchmark's
     if config.dataset.lower() in OGBN:
         return OGBNodeClassification(data, OGBN[config.dataset.lower()])
     if config.task == "graph":
@@ -98,7 +106,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     ugs = UGS(
         model,
         data,
-        build_task(config, data, split),
+        build_task(config, data, split, model),
         directed=config.directed,
         lr=config.lr,
         weight_decay=config.weight_decay,
@@ -210,9 +218,11 @@ def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) ->
                           "partitions or sampled subgraphs), which the GLT driver does not have yet")
     elif config.dataset.lower() in OGBN:
         data = load_ogbn(config.dataset, config.data_root)
+    elif config.dataset.lower() in OGBL:
+        data = load_ogbl(config.dataset, config.data_root)  # OGB's own edge split
     else:
         data = load_dataset(config.dataset, config.data_root)  # fails before anything is written
-    if config.task == "link":
+    if config.task == "link" and config.dataset.lower() not in OGBL:
         data = link_split(data, config.link_val, config.link_test, seed=config.split_seed)
     out = Path(out)
     config.check_resume(out, RUN_ONLY)

@@ -1,6 +1,7 @@
 """GNNs whose message passing takes a per-edge mask as ``edge_weight``."""
 from graphlottery.nn.base import MessagePassingStack, feature_dropout
 from graphlottery.nn.checkpoint import load_encoder, read_encoder, save_encoder
+from graphlottery.nn.decoder import MLPDecoder
 from graphlottery.nn.deepergcn import DeeperGCN, GENConv
 from graphlottery.nn.gat import GAT, GATConv
 from graphlottery.nn.gcn import GCN, GCNConv, GCNNorm, gcn_propagate
@@ -23,6 +24,7 @@ __all__ = [
     "GINConv",
     "GINEncoder",
     "GraphSAGE",
+    "MLPDecoder",
     "MODELS",
     "MessagePassingStack",
     "SAGEConv",

@@ -1,18 +1,22 @@
-"""Link prediction: held-out edges, negative sampling, a dot-product decoder and ROC-AUC.
+"""Link prediction: held-out edges, negative sampling, pair decoders, ROC-AUC and Hits@K.
 
 :func:`link_split` holds validation and test edges out of message passing; the graph it returns
 holds only the training edges, so a graph mask over its ``edge_index`` never covers a
-supervision edge of validation or test. :class:`LinkPrediction` is the UGS task: binary
-cross-entropy of :math:`\\sigma(z_u^\\top z_v)` on the training edges against as many freshly
-sampled non-edges per step, and ROC-AUC on fixed validation / test positives and negatives.
+supervision edge of validation or test (OGB's ogbl-* splits, loaded by
+:func:`~graphlottery.data.load_ogbl`, have the same shape). :class:`LinkPrediction` is the UGS
+task: binary cross-entropy of :math:`\\sigma(s(u, v))` on the training edges against as many freshly
+sampled node pairs per step, with :math:`s(u, v) = z_u^\\top z_v` or a trainable decoder such as
+:class:`~graphlottery.nn.MLPDecoder`, and ROC-AUC or Hits@K (:func:`hits_at_k`, or OGB's
+``Evaluator`` for ogbl-* datasets) on fixed validation / test positives and negatives.
 """
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch_geometric.data import Data
 
 
@@ -89,7 +93,7 @@ def hits_at_k(pos: Tensor, neg: Tensor, k: int) -> float:
     if neg.numel() < k:
         return 1.0
     threshold = torch.topk(neg, k).values[-1]
-    return float((pos > threshold).float().mean())
+    return int((pos > threshold).sum()) / pos.numel()
 
 
 def check_link_metric(metric: str) -> str:
@@ -99,33 +103,69 @@ def check_link_metric(metric: str) -> str:
     return metric
 
 
-class LinkPrediction:
-    """Loss and metric for link prediction on a graph from :func:`link_split`.
+def ogb_link_evaluator(name: str, k: int) -> Any:
+    """OGB's ``ogb.linkproppred.Evaluator`` for dataset ``name``, set to Hits@``k`` (OGB's own
+    examples set ``evaluator.K`` the same way to report several K)."""
+    try:
+        from ogb.linkproppred import Evaluator
+    except ImportError:
+        raise ImportError("OGB's Evaluator needs the ogb package: pip install 'graphlottery[ogb]'") from None
+    evaluator = Evaluator(name)
+    if not evaluator.eval_metric.startswith("hits@"):
+        raise ValueError(f"{name} is scored by {evaluator.eval_metric!r}; LinkPrediction computes Hits@K only")
+    evaluator.K = k
+    return evaluator
 
-    ``loss(z)``: BCE of :math:`z_u^\\top z_v` on the message-passing (training) edges against as
-    many uniformly sampled node pairs; ``evaluate(z)``: ``(val, test)`` of ``metric``,
-    ``"roc_auc"`` (Planetoid) or ``"hits@K"`` (OGB's ogbl-* metric, e.g. ``"hits@50"`` for
-    ogbl-collab). Refuses a graph whose message passing contains a validation or test edge.
+
+class LinkPrediction:
+    """Loss and metric for link prediction on a graph from :func:`link_split` (or
+    :func:`~graphlottery.data.load_ogbl`).
+
+    ``loss(z)``: binary cross-entropy of the pair scores :math:`s(u, v)` on the message-passing
+    (training) edges against as many uniformly sampled node pairs; ``evaluate(z)``: ``(val,
+    test)`` of ``metric``, ``"roc_auc"`` (Planetoid) or ``"hits@K"`` (OGB's ogbl-* metric, e.g.
+    ``"hits@50"`` for ogbl-collab). Refuses a graph whose message passing contains a validation
+    or test edge.
+
+    Args:
+        data: the split graph: ``edge_index`` (message passing and training positives) and
+            ``{val,test}_edge_index`` / ``{val,test}_neg_edge_index`` (``[2, P]``).
+        metric: ``"roc_auc"`` or ``"hits@K"``.
+        decoder: ``None`` for the dot product :math:`s(u, v) = z_u^\\top z_v` (:meth:`score`), or a
+            module called as ``decoder(z, pairs) -> [P]`` (e.g. :class:`~graphlottery.nn.MLPDecoder`);
+            register it on the encoder (``model.decoder = decoder``) so UGS trains, masks, rewinds
+            and saves it with the model.
+        evaluator: an OGB link dataset name (``"ogbl-collab"``): Hits@K is then computed by OGB's
+            ``Evaluator(evaluator).eval({"y_pred_pos", "y_pred_neg"})`` instead of :func:`hits_at_k`.
+        check_leaks: refuse validation / test pairs that are also message-passing edges. Off for
+            a benchmark's own split: ogbl-collab's 2018–2019 collaborations may repeat earlier ones.
     """
 
-    def __init__(self, data: Data, metric: str = "roc_auc"):
+    def __init__(self, data: Data, metric: str = "roc_auc", decoder: nn.Module | None = None,
+                 evaluator: str | None = None, check_leaks: bool = True):
         self.metric = check_link_metric(metric)
         for key in ("val_edge_index", "val_neg_edge_index", "test_edge_index", "test_neg_edge_index"):
             if data.get(key) is None:
                 raise ValueError(f"link prediction needs data.{key}; split the graph with link_split first")
+        if evaluator is not None and metric == "roc_auc":
+            raise ValueError(f"OGB's Evaluator ({evaluator}) is used for Hits@K; metric is {metric!r}")
         n = data.num_nodes
         message = _pair_keys(data.edge_index, n)
-        for part in ("val", "test"):
+        for part in ("val", "test") if check_leaks else ():
             leaked = torch.isin(_pair_keys(data[f"{part}_edge_index"], n), message)
             if bool(leaked.any()):
                 raise ValueError(f"{int(leaked.sum())} {part} edges are also message-passing edges: the split leaks")
         self.num_nodes = n
+        self.decoder = decoder
+        self.evaluator = None if evaluator is None else ogb_link_evaluator(evaluator, int(metric[5:]))
         self.train = data.edge_index[:, data.edge_index[0] < data.edge_index[1]]
         self.eval_edges = {p: (data[f"{p}_edge_index"], data[f"{p}_neg_edge_index"]) for p in ("val", "test")}
 
     def to(self, device: torch.device | str) -> LinkPrediction:
         self.train = self.train.to(device)
         self.eval_edges = {k: (p.to(device), q.to(device)) for k, (p, q) in self.eval_edges.items()}
+        if self.decoder is not None:
+            self.decoder.to(device)
         return self
 
     @staticmethod
@@ -133,18 +173,26 @@ class LinkPrediction:
         """Dot-product decoder: :math:`z_u^\\top z_v` for each pair, ``[P]``."""
         return (z[pairs[0]] * z[pairs[1]]).sum(-1)
 
+    def decode(self, z: Tensor, pairs: Tensor) -> Tensor:
+        """Logits ``[P]`` of the pairs ``[2, P]``: the decoder's, else the dot product."""
+        return self.score(z, pairs) if self.decoder is None else self.decoder(z, pairs)
+
     def loss(self, z: Tensor) -> Tensor:
-        pos = self.score(z, self.train)
+        pos = self.decode(z, self.train)
         neg_pairs = torch.randint(0, self.num_nodes, self.train.shape, device=z.device)
-        neg = self.score(z, neg_pairs)
+        neg = self.decode(z, neg_pairs)
         return (F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos))
                 + F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg)))
 
+    def metric_value(self, pos: Tensor, neg: Tensor) -> float:
+        """``metric`` of positive scores ``[P]`` against negative scores ``[Q]``."""
+        if self.metric == "roc_auc":
+            return roc_auc(pos, neg)
+        if self.evaluator is not None:
+            return float(self.evaluator.eval({"y_pred_pos": pos, "y_pred_neg": neg})[self.metric])
+        return hits_at_k(pos, neg, int(self.metric[5:]))
+
     @torch.no_grad()
     def evaluate(self, z: Tensor) -> tuple[float, float]:
-        if self.metric == "roc_auc":
-            val, test = (roc_auc(self.score(z, p), self.score(z, q)) for p, q in self.eval_edges.values())
-        else:
-            k = int(self.metric[5:])
-            val, test = (hits_at_k(self.score(z, p), self.score(z, q), k) for p, q in self.eval_edges.values())
+        val, test = (self.metric_value(self.decode(z, p), self.decode(z, q)) for p, q in self.eval_edges.values())
         return val, test
