@@ -27,17 +27,34 @@ from graphlottery.contrastive import (
     nt_xent,
     run_graphcl,
 )
-from graphlottery.data import load_dataset, load_ogbn, load_planetoid, load_tu
+from graphlottery.data import load_dataset, load_ogbl, load_ogbn, load_planetoid, load_tu
 from graphlottery.graph import MaskedGraph
-from graphlottery.lottery import UGS, Ticket, TicketError, run_glt
+from graphlottery.lottery import UGS, DistributedUGS, MiniBatchUGS, Ticket, TicketError, init_distributed, run_glt
 from graphlottery.masks import WeightMasks, inference_macs, prune_lowest, sparsity
-from graphlottery.nn import GAT, GCN, GIN, Adjacency, DeeperGCN, GINEncoder, GraphSAGE, load_encoder, save_encoder
-from graphlottery.tasks import NodeClassification, OGBNodeClassification
+from graphlottery.nn import (
+    GAT,
+    GCN,
+    GIN,
+    Adjacency,
+    DeeperGCN,
+    GINEncoder,
+    GraphSAGE,
+    MLPDecoder,
+    load_encoder,
+    save_encoder,
+)
+from graphlottery.tasks import LinkPrediction, NodeClassification, OGBNodeClassification
 from graphlottery.watermark import WatermarkKey, embed_watermark, verify_watermark
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "load_ogbl",
+    "init_distributed",
+    "LinkPrediction",
+    "MLPDecoder",
+    "MiniBatchUGS",
+    "DistributedUGS",
     "JOAO",
     "AttrMask",
     "EdgePerturb",

@@ -146,6 +146,12 @@ class GLTConfig(Config):
     initialisation of the layers it holds; rounds then rewind to them. ``early_bird_window`` > 0
     ends each mask search once the graph and weight masks have settled over that many epochs
     (normalised Hamming distance below ``early_bird_threshold``; graph early-bird tickets).
+
+    ``batch_size`` switches node classification to mini-batch UGS (:class:`~graphlottery.lottery.MiniBatchUGS`:
+    each step trains on the ``num_neighbors``-per-layer sampled neighbourhood of ``batch_size``
+    training nodes; evaluation on batches of ``eval_batch_size`` nodes with ``eval_num_neighbors``,
+    default all); ``distributed`` runs it on every process of a ``torchrun`` launch
+    (:class:`~graphlottery.lottery.DistributedUGS`, ``batch_size`` per process).
     """
 
     dataset: str
@@ -185,6 +191,11 @@ class GLTConfig(Config):
     early_bird_window: int = 0
     early_bird_threshold: float = 0.1
     init: str | None = None
+    batch_size: int | None = None
+    num_neighbors: list[int] = field(default_factory=lambda: [10, 10])
+    eval_batch_size: int | None = None
+    eval_num_neighbors: list[int] | None = None
+    distributed: bool = False
     device: str = "cpu"
     data_root: str | None = None
 
@@ -210,6 +221,15 @@ class GLTConfig(Config):
                               f"link_metric {self.link_metric!r}")
         if self.decoder != "dot" and self.task != "link":
             raise ConfigError(f"decoder {self.decoder!r} scores node pairs and needs task: link, got {self.task!r}")
+        if self.distributed and self.batch_size is None:
+            raise ConfigError("distributed runs are mini-batch: set batch_size (training nodes per step and process)")
+        if self.batch_size is not None:
+            if self.task != "node":
+                raise ConfigError(f"mini-batch UGS (batch_size) trains node classification, got task {self.task!r}")
+            for key in ("num_neighbors", "eval_num_neighbors"):
+                fanouts = getattr(self, key)
+                if fanouts is not None and len(fanouts) != self.layers:
+                    raise ConfigError(f"{key} needs one fan-out per layer ({self.layers}), got {fanouts}")
         if not 0 <= self.fold < 10:
             raise ConfigError(f"fold must be in 0..9 (10-fold cross-validation), got {self.fold}")
         try:

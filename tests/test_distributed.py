@@ -50,6 +50,30 @@ def test_two_processes_end_with_identical_masks(cora, tmp_path):
         single.load_ticket(ticket)
 
 
+def driver(rank: int, world: int, port: int, out: str) -> None:
+    import os
+
+    from graphlottery.config import GLTConfig
+    from graphlottery.lottery import run_glt
+
+    torch.set_num_threads(1)
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    config = GLTConfig(dataset="Cora", hidden=16, batch_size=35, num_neighbors=[5, 5], distributed=True, rounds=1,
+                       mask_epochs=3, retrain_epochs=2, random_baseline=False)
+    try:
+        run_glt(config, out, progress=False)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_the_glt_driver_runs_on_two_processes(tmp_path):
+    mp.spawn(driver, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    ticket = Ticket.load(tmp_path / "seed_0" / "round_01.pt")
+    assert ticket.config["world_size"] == 2 and int((~ticket.edge_mask).sum()) == 2 * round(0.05 * 5278)
+    assert (tmp_path / "results.json").is_file()
+
+
 def test_distributed_ugs_needs_a_process_group(cora):
     with pytest.raises(RuntimeError, match="init_process_group"):
         DistributedUGS(GCN(cora.num_features, 8, 7), cora)

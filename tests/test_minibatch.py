@@ -76,3 +76,21 @@ def test_minibatch_refuses_what_it_cannot_train(cora):
         MiniBatchUGS(model, cora, batch_size=0)
     with pytest.raises(ValueError, match="eval_num_neighbors"):
         MiniBatchUGS(model, cora, eval_num_neighbors=[0])
+
+
+def test_the_glt_driver_runs_mini_batch(tmp_path):
+    from graphlottery.config import ConfigError, GLTConfig
+    from graphlottery.lottery import Ticket, run_glt
+
+    config = GLTConfig(dataset="Cora", hidden=16, batch_size=70, num_neighbors=[5, 5], rounds=1, mask_epochs=3,
+                       retrain_epochs=3, random_baseline=False)
+    results = run_glt(config, tmp_path, progress=False)
+    assert results["rounds"][1]["graph_sparsity"] == pytest.approx(round(0.05 * 5278) / 5278)
+    assert 0.0 <= results["rounds"][1]["test"] <= 1.0
+    assert Ticket.load(tmp_path / "seed_0" / "round_01.pt").config["world_size"] == 1
+    with pytest.raises(ConfigError, match="one fan-out per layer"):
+        GLTConfig(dataset="Cora", batch_size=70, num_neighbors=[5, 5, 5])
+    with pytest.raises(ConfigError, match="trains node classification"):
+        GLTConfig(dataset="Cora", task="link", batch_size=70)
+    with pytest.raises(ConfigError, match="set batch_size"):
+        GLTConfig(dataset="Cora", distributed=True)

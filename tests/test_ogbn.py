@@ -1,5 +1,6 @@
 """OGB node runner: loading generated datasets in OGB's on-disk layout, DeeperGCN's masked softmax
 aggregation, OGB's Evaluator as the metric, and GLT rounds end to end."""
+import dataclasses
 import json
 import shutil
 import sys
@@ -250,7 +251,9 @@ def test_configs_for_ogbn(ogb_root, tmp_path):
     proteins = GLTConfig.from_yaml(REPO / "configs" / "glt" / "ogbn_proteins.yaml")
     assert (proteins.hidden, proteins.norm, proteins.mlp_layers, proteins.s1) == (64, "layer", 2, 0.1)
     products = GLTConfig.from_yaml(REPO / "configs" / "glt" / "ogbn_products.yaml", data_root=str(ogb_root))
-    with pytest.raises(ConfigError, match="ogbn-products does not fit full-batch.*mini-batch"):
+    assert (products.batch_size, products.num_neighbors) == (1024, [15, 10, 5])  # mini-batch UGS
+    products = dataclasses.replace(products, batch_size=None)
+    with pytest.raises(ConfigError, match="ogbn-products does not fit full-batch.*batch_size"):
         run_glt(products, tmp_path / "products", progress=False)
     assert not (tmp_path / "products").exists()
     with pytest.raises(ConfigError, match="task: node"):

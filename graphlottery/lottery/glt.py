@@ -17,6 +17,7 @@ again with the same ``out`` continues after the last finished round and loses no
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import statistics
@@ -24,12 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from graphlottery.config import ConfigError, GLTConfig
 from graphlottery.data import TU, load_dataset, load_tu
 from graphlottery.data.ogb import OGBG, OGBL, OGBN, OGBN_METRIC, load_ogbg, load_ogbl, load_ogbn
 from graphlottery.files import save_figure, subplots, write_json
+from graphlottery.lottery.distributed import DistributedUGS, init_distributed
+from graphlottery.lottery.minibatch import MiniBatchUGS
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
 from graphlottery.nn import MODELS, MLPDecoder, load_encoder
@@ -103,7 +107,13 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     model = build_model(config, data.num_features, output_width(config, data))
     if config.init is not None:
         load_encoder(model, config.init, dataset=config.dataset)
-    ugs = UGS(
+    kind, mini = UGS, {}
+    if config.batch_size is not None:
+        kind = DistributedUGS if config.distributed else MiniBatchUGS
+        mini = {"batch_size": config.batch_size, "num_neighbors": config.num_neighbors,
+                "eval_batch_size": config.eval_batch_size, "eval_num_neighbors": config.eval_num_neighbors}
+    writer = _rank() == 0
+    ugs = kind(
         model,
         data,
         build_task(config, data, split, model),
@@ -122,19 +132,22 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         early_bird=(config.early_bird_window, config.early_bird_threshold) if config.early_bird_window else None,
         seed=seed,
         device=config.device,
-        progress=progress,
+        progress=progress and writer,
+        **mini,
     )
     if history:
         ugs.load_ticket(Ticket.load(seed_dir / f"round_{len(history) - 1:02d}.pt"))
-    rounds = tqdm(range(len(history), config.rounds + 1), desc=f"seed {seed}", disable=not progress,
+    rounds = tqdm(range(len(history), config.rounds + 1), desc=f"seed {seed}", disable=not (progress and writer),
                   initial=len(history), total=config.rounds + 1)
     for r in rounds:
-        record = ugs.dense() if r == 0 else ugs.step()
+        record = ugs.dense() if r == 0 else ugs.step()  # every process: these hold collectives
         if config.random_baseline and r > 0:
             record["random"] = ugs.random_baseline(record["graph_sparsity"], record["weight_sparsity"])
-        ugs.ticket(config.to_dict()).save(seed_dir / f"round_{r:02d}.pt")
+        ticket = ugs.ticket(config.to_dict())
         history.append(record)
-        write_json(history_path, history)
+        if writer:
+            ticket.save(seed_dir / f"round_{r:02d}.pt")
+            write_json(history_path, history)
         rounds.set_postfix(test=f"{record['test']:.4f}", graph=f"{record['graph_sparsity']:.3f}",
                            weight=f"{record['weight_sparsity']:.3f}")
     return history
@@ -203,7 +216,10 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
 
 
 def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) every seed, then write ``results.json`` and ``curve.png``."""
+    """Run (or resume) every seed, then write ``results.json`` and ``curve.png``. With
+    ``distributed: true`` (under ``torchrun``) every process runs this; rank 0 writes."""
+    if config.distributed and not (dist.is_available() and dist.is_initialized()):
+        config = dataclasses.replace(config, device=str(init_distributed()))
     split = None  # an OGB dataset's own split of its graphs
     if config.task == "graph" and config.dataset.lower() in OGBG:
         dataset, split = load_ogbg(config.dataset, config.data_root)
@@ -212,10 +228,10 @@ def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) ->
     elif config.task == "graph":
         data = graph_union(load_tu(config.dataset, config.data_root))
         data.name = TU[config.dataset.lower()]
-    elif config.dataset.lower() in NEEDS_MINI_BATCH:
+    elif config.dataset.lower() in NEEDS_MINI_BATCH and config.batch_size is None:
         raise ConfigError(f"{config.dataset} does not fit full-batch training "
                           f"({NEEDS_MINI_BATCH[config.dataset.lower()]}); it needs mini-batch training (graph "
-                          "partitions or sampled subgraphs), which the GLT driver does not have yet")
+                          "partitions or sampled subgraphs): set batch_size and num_neighbors")
     elif config.dataset.lower() in OGBN:
         data = load_ogbn(config.dataset, config.data_root)
     elif config.dataset.lower() in OGBL:
@@ -225,9 +241,23 @@ def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) ->
     if config.task == "link" and config.dataset.lower() not in OGBL:
         data = link_split(data, config.link_val, config.link_test, seed=config.split_seed)
     out = Path(out)
-    config.check_resume(out, RUN_ONLY)
+    if _rank() == 0:
+        config.check_resume(out, RUN_ONLY)
+    _barrier()  # every process reads a finished run's files only after rank 0 checked them
     histories = {seed: run_seed(config, data, seed, out, progress, split) for seed in config.seeds}
     results = aggregate(config, histories, getattr(data, "name", config.dataset))
-    write_json(out / "results.json", results)
-    plot_curve(results, out / "curve.png")
+    if _rank() == 0:
+        write_json(out / "results.json", results)
+        plot_curve(results, out / "curve.png")
+    _barrier()
     return results
+
+
+def _rank() -> int:
+    """This process's rank in a ``torch.distributed`` run (0 when there is none)."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

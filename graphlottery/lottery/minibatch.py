@@ -71,8 +71,9 @@ class MiniBatchUGS(UGS):
         **kwargs: Any,
     ):
         super().__init__(model, data, task, **kwargs)
-        if not isinstance(self.task, NodeClassification):
-            raise ValueError(f"mini-batch UGS trains node classification; got a {type(self.task).__name__} task")
+        if not isinstance(self.task, NodeClassification) or getattr(self.task, "multilabel", False):
+            raise ValueError("mini-batch UGS trains single-label node classification; got a "
+                             f"{type(self.task).__name__} task")
         if batch_size < 1 or (eval_batch_size is not None and eval_batch_size < 1):
             raise ValueError(f"batch sizes must be >= 1, got {batch_size} and {eval_batch_size}")
         self.batch_size = int(batch_size)
