@@ -137,8 +137,11 @@ class GLTConfig(Config):
     (:math:`z_u^\\top z_v`) or ``mlp`` (:class:`~graphlottery.nn.MLPDecoder` on
     :math:`z_u \\odot z_v`, trained, masked and rewound with the model); ``link_metric``: ``roc_auc``
     or ``hits@K``, which ogbl-* datasets need and OGB's Evaluator computes) or graph
-    classification (``task: graph`` on a TU dataset: one edge mask over the union of all its
-    graphs, mean-pooled node outputs, test fold ``fold`` of a stratified 10-fold split).
+    classification (``task: graph`` on a TU or OGB molecule dataset: one edge mask over the union of
+    all its graphs, test fold ``fold`` of a stratified 10-fold split for TU; ``model: gin`` is then
+    :class:`~graphlottery.nn.GINClassifier`, whose every-layer node embeddings are pooled per graph
+    by ``pool`` (``mean`` or ``sum``) and classified by its readout; other models' node outputs are
+    pooled as logits).
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
     code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
@@ -163,6 +166,7 @@ class GLTConfig(Config):
     link_test: float = 0.1
     link_metric: str = "roc_auc"
     decoder: str = "dot"
+    pool: str = "mean"
     fold: int = 0
     split_seed: int = 0
     layers: int = 2
@@ -208,7 +212,8 @@ class GLTConfig(Config):
         graphs = {**TU, **OGBG}
         self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
                     {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link", "graph"),
-                     "norm": ("batch", "layer"), "mlp_layers": (1, 2), "decoder": ("dot", "mlp")},
+                     "norm": ("batch", "layer"), "mlp_layers": (1, 2), "decoder": ("dot", "mlp"),
+                     "pool": ("mean", "sum")},
                     datasets={**DATASETS, **graphs, **OGBN, **OGBL})
         if (self.dataset.lower() in graphs) != (self.task == "graph"):
             raise ConfigError(f"task {self.task!r} does not fit dataset {self.dataset!r}: graph classification "

@@ -17,7 +17,7 @@ def test_shipped_configs_load():
     for name in os.listdir(os.path.join(REPO, "configs", "linkpred")):
         link = GLTConfig.from_yaml(os.path.join(REPO, "configs", "linkpred", name))
         assert link.task == "link" and link.l1 == "decoupled"
-        assert link.embedding == 16 or link.dataset.startswith("ogbl-")
+        assert link.embedding == (256 if link.dataset.startswith("ogbl-") else 64)
     for name in os.listdir(os.path.join(REPO, "configs", "graphcls")):
         assert GLTConfig.from_yaml(os.path.join(REPO, "configs", "graphcls", name)).task == "graph"
     with pytest.raises(ConfigError, match="task must be one of"):

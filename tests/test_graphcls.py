@@ -40,15 +40,16 @@ def test_graph_task_rejects_inconsistent_input():
 
 
 def test_short_graph_classification_ticket(tmp_path):
-    config = GLTConfig(dataset="MUTAG", task="graph", model="gin", hidden=32, layers=3, dropout=0.0, lr=0.01,
-                       weight_decay=0.0, l1="decoupled", mask_epochs=40, retrain_epochs=40, rounds=1, seeds=[0],
-                       random_baseline=False)
+    config = GLTConfig(dataset="MUTAG", task="graph", model="gin", pool="sum", hidden=32, layers=3, dropout=0.5,
+                       lr=0.01, weight_decay=0.0, l1="decoupled", mask_epochs=40, retrain_epochs=40, rounds=1,
+                       seeds=[0], random_baseline=False)
     results = run_glt(config, tmp_path, progress=False)
     dense, first = results["rounds"]
-    assert results["task"] == "graph" and dense["test"] > 0.7  # 19 test graphs; the majority class is 2/3
+    assert results["task"] == "graph" and dense["test"] > 0.75  # 19 test graphs; the majority class is 2/3
     assert first["graph_sparsity"] == pytest.approx(0.05, abs=1e-3)
     ticket = Ticket.load(tmp_path / "seed_0" / "round_01.pt")
     assert ticket.edge_mask.numel() == 7442  # one mask over every edge of the dataset
+    assert ticket.model_class == "GINClassifier" and "readout.1.weight" in ticket.weight_masks  # trained, pruned
 
 
 def test_ogb_molecules_load_safely_with_their_scaffold_split(tmp_path):

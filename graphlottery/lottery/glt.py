@@ -36,7 +36,7 @@ from graphlottery.lottery.distributed import DistributedUGS, init_distributed
 from graphlottery.lottery.minibatch import MiniBatchUGS
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
-from graphlottery.nn import MODELS, MLPDecoder, load_encoder
+from graphlottery.nn import MODELS, GINClassifier, MLPDecoder, load_encoder
 from graphlottery.tasks import (
     GraphClassification,
     LinkPrediction,
@@ -50,12 +50,16 @@ from graphlottery.tasks import (
 def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch.nn.Module:
     """The config's GNN with its width, depth, heads and dropout; with ``decoder: mlp`` it carries
     an :class:`~graphlottery.nn.MLPDecoder` as ``model.decoder``, so the decoder's parameters are
-    trained, weight-masked, rewound and saved in tickets with the encoder's."""
+    trained, weight-masked, rewound and saved in tickets with the encoder's. A graph task's ``gin``
+    is a :class:`~graphlottery.nn.GINClassifier` (its ``readout`` rides along the same way)."""
     kwargs: dict[str, Any] = {"num_layers": config.layers}
     if config.dropout is not None:
         kwargs["dropout"] = config.dropout
     if config.model == "gat":
         kwargs["heads"] = config.heads
+    if config.task == "graph" and config.model == "gin":
+        return GINClassifier(in_channels, config.hidden, out_channels, config.layers,
+                             0.5 if config.dropout is None else config.dropout, config.pool)
     if config.model == "deepergcn":
         kwargs.update(norm=config.norm, temperature=config.temperature, learn_temperature=config.learn_temperature,
                       mlp_layers=config.mlp_layers)
@@ -91,8 +95,10 @@ def build_task(config: GLTConfig, data, split: dict | None = None, model: torch.
         return OGBNodeClassification(data, OGBN[config.dataset.lower()])
     if config.task == "graph":
         if split is not None:
-            return GraphClassification(data, split, metric="roc_auc")
-        return GraphClassification(data, graph_folds(data.y, config.fold, seed=config.split_seed))
+            splits, metric = split, "roc_auc"
+        else:
+            splits, metric = graph_folds(data.y, config.fold, seed=config.split_seed), "accuracy"
+        return GraphClassification(data, splits, metric, pool=config.pool, readout=getattr(model, "readout", None))
     return None
 
 

@@ -5,7 +5,7 @@ from graphlottery.nn.decoder import MLPDecoder
 from graphlottery.nn.deepergcn import DeeperGCN, GENConv
 from graphlottery.nn.gat import GAT, GATConv
 from graphlottery.nn.gcn import GCN, GCNConv, GCNNorm, gcn_propagate
-from graphlottery.nn.gin import GIN, GINConv, GINEncoder
+from graphlottery.nn.gin import GIN, GINClassifier, GINConv, GINEncoder
 from graphlottery.nn.sage import GraphSAGE, SAGEConv
 from graphlottery.sparse import Adjacency
 
@@ -22,6 +22,7 @@ __all__ = [
     "GENConv",
     "GIN",
     "GINConv",
+    "GINClassifier",
     "GINEncoder",
     "GraphSAGE",
     "MLPDecoder",

@@ -85,6 +85,15 @@ class GINEncoder(nn.Module):
             nn.init.zeros_(lin.bias)
         self.out_channels = hidden_channels * num_layers
 
+    def node_embeddings(self, x: Tensor, edge_index: Tensor | Adjacency, edge_weight: Tensor | None = None) -> Tensor:
+        """Every layer's node embeddings, concatenated: ``[N, out_channels]``."""
+        adj = as_adjacency(edge_index, x.size(0))
+        layers = []
+        for conv, lin, norm in zip(self.convs, self.lins, self.norms):
+            x = norm(torch.relu(lin(torch.relu(conv(x, adj, edge_weight)))))
+            layers.append(x)
+        return torch.cat(layers, dim=-1)
+
     def forward(
         self,
         x: Tensor,
@@ -100,10 +109,24 @@ class GINEncoder(nn.Module):
             batch = x.new_zeros(x.size(0), dtype=torch.long)
         if num_graphs is None:
             num_graphs = int(batch.max()) + 1 if batch.numel() else 0
-        adj = Adjacency(edge_index, x.size(0))
-        layers = []
-        for conv, lin, norm in zip(self.convs, self.lins, self.norms):
-            x = norm(torch.relu(lin(torch.relu(conv(x, adj, edge_weight)))))
-            layers.append(x)
-        nodes = torch.cat(layers, dim=-1)
+        nodes = self.node_embeddings(x, edge_index, edge_weight)
         return scatter(nodes, batch, dim=0, dim_size=num_graphs, reduce=self.pool), nodes
+
+
+class GINClassifier(GINEncoder):
+    """:class:`GINEncoder` for supervised graph classification on a graph union (the GLT driver's
+    ``task: graph`` with ``model: gin``): ``forward(x, edge_index, edge_weight)`` returns the node
+    embeddings ``[N, num_layers * hidden]``, and ``readout`` (dropout, then a Linear to
+    ``out_channels`` classes) maps each graph's pooled embedding to logits. The task pools and
+    applies it (``GraphClassification(..., readout=model.readout)``); as a submodule it is
+    trained, masked, rewound and saved with the encoder.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 3,
+                 dropout: float = 0.5, pool: str = "sum"):
+        super().__init__(in_channels, hidden_channels, num_layers, pool)
+        self.readout = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.out_channels, out_channels))
+        self.propagation_widths = [hidden_channels] * num_layers
+
+    def forward(self, x: Tensor, edge_index: Tensor | Adjacency, edge_weight: Tensor | None = None) -> Tensor:
+        return self.node_embeddings(x, edge_index, edge_weight)

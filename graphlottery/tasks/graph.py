@@ -3,14 +3,16 @@
 :func:`graph_union` stacks every graph of a dataset into one ``Data`` (node ``batch`` ids, one
 label per graph), so a single edge mask covers every edge of the dataset with stable global ids
 (the union's ``edge_index`` columns, in dataset order) and UGS runs on it unchanged.
-:class:`GraphClassification` mean-pools the model's node outputs per graph; for a GNN whose last
-layer is linear this equals pooling its embeddings and applying that layer.
+:class:`GraphClassification` pools the model's node outputs per graph (sum or mean) and, given a
+``readout`` module, maps the pooled embeddings to logits; without one the pooled outputs are the
+logits (for a GNN whose last layer is linear, mean-pooling its outputs equals pooling its
+embeddings and applying that layer).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.utils import scatter
 
@@ -44,12 +46,21 @@ def graph_folds(y: Tensor, fold: int, folds: int = 10, seed: int = 0) -> dict[st
 
 class GraphClassification:
     """Loss and metric for graph classification on a :func:`graph_union`: cross-entropy of the
-    per-graph mean of the node outputs on the training graphs; ``metric`` ``"accuracy"``, or
-    ``"roc_auc"`` for binary labels (OGB's molecule metric; scores: class-1 minus class-0 logit)."""
+    graph logits on the training graphs; ``metric`` ``"accuracy"``, or ``"roc_auc"`` for binary
+    labels (OGB's molecule metric; scores: class-1 minus class-0 logit).
 
-    def __init__(self, data: Data, splits: dict[str, Tensor], metric: str = "accuracy"):
+    The logits of graph ``g`` are ``readout(POOL_{i in g} out_i)`` with ``pool`` ``"mean"`` or
+    ``"sum"``; without ``readout`` the pooled node outputs themselves. Register the readout on the
+    model (as :class:`~graphlottery.nn.GINClassifier` does) so UGS trains, masks and rewinds it.
+    """
+
+    def __init__(self, data: Data, splits: dict[str, Tensor], metric: str = "accuracy", pool: str = "mean",
+                 readout: nn.Module | None = None):
         if metric not in ("accuracy", "roc_auc"):
             raise ValueError(f"metric must be 'accuracy' or 'roc_auc', got {metric!r}")
+        if pool not in ("mean", "sum"):
+            raise ValueError(f"pool must be 'mean' or 'sum', got {pool!r}")
+        self.reduce, self.readout = pool, readout
         if metric == "roc_auc" and int(data.y.max()) > 1:
             raise ValueError("roc_auc needs binary graph labels")
         self.metric = metric
@@ -70,8 +81,9 @@ class GraphClassification:
         return self
 
     def pool(self, out: Tensor) -> Tensor:
-        """Per-graph mean of the node outputs, ``[G, C]``."""
-        return scatter(out, self.batch, dim=0, dim_size=self.num_graphs, reduce="mean")
+        """Graph logits ``[G, C]``: the pooled node outputs, through ``readout`` when given."""
+        pooled = scatter(out, self.batch, dim=0, dim_size=self.num_graphs, reduce=self.reduce)
+        return pooled if self.readout is None else self.readout(pooled)
 
     def loss(self, out: Tensor) -> Tensor:
         idx = self.splits["train"]
