@@ -210,3 +210,11 @@ def test_cli_embeds_and_verifies_ticket_files(tmp_path, capsys, cora_ticket):
     assert main(["watermark", "verify", str(tmp_path / "ticket.pt"), "--key", str(tmp_path / "key.json")]) == 0
     assert "not verified" in capsys.readouterr().out
     assert main(["watermark", "verify", str(tmp_path / "marked.pt"), "--key", str(tmp_path / "nope.json")]) == 2
+    marked = Ticket.load(tmp_path / "marked.pt")  # a released state_dict: pruned weights are zero
+    torch.save({n: w * marked.weight_masks[n] if n in marked.weight_masks else w for n, w in marked.rewind.items()},
+               tmp_path / "released.pt")
+    assert main(["watermark", "verify", str(tmp_path / "released.pt"), "--key", str(tmp_path / "key.json")]) == 0
+    out = capsys.readouterr().out
+    assert "VERIFIED" in out and "not read: graph" in out
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    assert main(["watermark", "verify", str(tmp_path / "junk.pt"), "--key", str(tmp_path / "key.json")]) == 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,7 +88,7 @@ class Ticket:
             raise TicketError(f"ticket file {str(path)!r} does not exist")
         try:
             raw = torch.load(path, map_location="cpu", weights_only=True)
-        except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as err:
+        except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, struct.error) as err:
             raise TicketError(f"{str(path)!r} is not a readable ticket file ({type(err).__name__}: {err})") from err
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             raise TicketError(f"{str(path)!r} is not a graphlottery ticket")

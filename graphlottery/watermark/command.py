@@ -5,12 +5,14 @@ import argparse
 import json
 from dataclasses import asdict
 
+import torch
+from torch import Tensor
 from torch_geometric.data import Data
 
 from graphlottery.data import load_dataset
 from graphlottery.graph import fingerprint
-from graphlottery.lottery.ticket import Ticket
-from graphlottery.watermark.key import WatermarkKey
+from graphlottery.lottery.ticket import Ticket, TicketError
+from graphlottery.watermark.key import WatermarkError, WatermarkKey
 from graphlottery.watermark.signature import embed_watermark, verify_watermark
 
 
@@ -35,7 +37,7 @@ def ticket_graph(ticket: Ticket, dataset: str | None, root: str | None) -> tuple
 def embed_command(args: argparse.Namespace) -> None:
     ticket = Ticket.load(args.ticket)
     graph, note = ticket_graph(ticket, args.dataset, args.data_root) if not args.weights_only else (None, "")
-    marked, key = embed_watermark(ticket, args.payload, args.seed, pairs=args.pairs, graph=graph,
+    marked, key = embed_watermark(ticket, args.payload, args.seed, layers=args.layers, pairs=args.pairs, graph=graph,
                                   graph_pairs=args.graph_pairs, alpha=args.alpha)
     marked.save(args.out)
     key.save(args.key)
@@ -47,12 +49,29 @@ def embed_command(args: argparse.Namespace) -> None:
     print("retrain or fine-tune the watermarked ticket before you release it")
 
 
+def read_suspect(path: str) -> Ticket | dict[str, Tensor]:
+    """A ticket file, or any ``torch.save``d dict of tensors (a state_dict whose pruned weights are
+    zero, or a dict of boolean masks), read with ``weights_only`` loading."""
+    try:
+        return Ticket.load(path)
+    except TicketError as err:
+        if "is not a graphlottery ticket" not in str(err):
+            raise
+    state = torch.load(path, map_location="cpu", weights_only=True)  # readable: Ticket.load read it
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise WatermarkError(f"{path!r} is neither a ticket nor a dict of tensors (a state_dict or masks)")
+    return state
+
+
 def verify_command(args: argparse.Namespace) -> None:
     key = WatermarkKey.load(args.key)
-    ticket = Ticket.load(args.suspect)
-    graph, note = ticket_graph(ticket, args.dataset, args.data_root) if any(c.is_graph for c in key.carriers) else (
-        None, "")
-    result = verify_watermark(ticket, key, graph=graph, alpha=args.alpha)
+    suspect = read_suspect(args.suspect)
+    graph, note = None, "the suspect is not a ticket" if not isinstance(suspect, Ticket) else ""
+    if isinstance(suspect, Ticket) and any(c.is_graph for c in key.carriers):
+        graph, note = ticket_graph(suspect, args.dataset, args.data_root)
+    result = verify_watermark(suspect, key, graph=graph, alpha=args.alpha)
     report = {k: v for k, v in asdict(result).items() if k != "carriers"}
     print(json.dumps(report))
     for name, counts in result.carriers.items():
@@ -74,12 +93,13 @@ def add_parser(sub) -> None:
     embed.add_argument("--key", required=True, help="where to write the secret key (JSON)")
     embed.add_argument("--out", required=True, help="where to write the watermarked ticket")
     embed.add_argument("--pairs", type=int, default=256, help="cell pairs per layer (capped per layer)")
+    embed.add_argument("--layers", nargs="+", help="weights to write into (default: every mask large enough)")
     embed.add_argument("--graph-pairs", type=int, default=256, help="edge pairs in the graph mask")
     embed.add_argument("--weights-only", action="store_true", help="leave the graph mask alone")
     embed.add_argument("--alpha", type=float, default=1e-6, help="false-positive rate of a verification")
     embed.set_defaults(func=embed_command)
     verify = actions.add_parser("verify", help="look for a key's signature in a suspect ticket file")
-    verify.add_argument("suspect", help="the suspect's ticket file")
+    verify.add_argument("suspect", help="the suspect's ticket file, or a saved state_dict / dict of masks")
     verify.add_argument("--key", required=True, help="the owner's secret key")
     verify.add_argument("--alpha", type=float, help="false-positive rate (default: the key's)")
     verify.set_defaults(func=verify_command)
