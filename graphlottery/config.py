@@ -117,7 +117,9 @@ class Config:
         out.mkdir(parents=True, exist_ok=True)
         saved = out / "config.yaml"
         if saved.is_file():
-            defaults = {f.name: f.default for f in dataclasses.fields(self) if f.default is not dataclasses.MISSING}
+            defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                        for f in dataclasses.fields(self)
+                        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
             old = {**defaults, **(yaml.safe_load(saved.read_text()) or {})}
             new = self.to_dict()
             changed = sorted(k for k in new if k not in run_only and old.get(k) != new[k])

@@ -69,3 +69,14 @@ def test_unreachable_root(tmp_path):
         load_planetoid("Cora", root=tmp_path / "nowhere")
     with pytest.raises(ValueError, match="unknown Planetoid"):
         load_planetoid("Amazon", root=tmp_path)
+
+
+def test_runs_saved_before_new_keys_still_resume(tmp_path):
+    import yaml
+
+    from graphlottery.lottery.glt import RUN_ONLY
+
+    config = GLTConfig(dataset="Cora")
+    old = {k: v for k, v in config.to_dict().items() if k not in ("num_neighbors", "batch_size", "pool")}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    config.check_resume(tmp_path, RUN_ONLY)  # keys the old run did not know take their defaults

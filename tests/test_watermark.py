@@ -130,6 +130,13 @@ def test_cnn_and_transformer_tickets(tmp_path):
     model = ResNetCNN(width=16)
     masks = WeightMasks(model, list(ticket.weight_masks)).set_hard(marked.weight_masks)
     assert verify_watermark(masks, key).verified
+    masks.attach()
+    assert verify_watermark(model, key).verified  # a model with its masks attached
+    with pytest.raises(WatermarkError, match="no weight 'stem.0.weight'"):
+        verify_watermark(torch.nn.Sequential(model), key)  # wrapped: its weights are named "0.stem..."
+    masks.detach()
+    with pytest.raises(ValueError, match="alpha"):
+        verify_watermark(masks, key, alpha=1.0)
     state = {n: model.get_parameter(n).detach() * marked.weight_masks[n] for n in marked.weight_masks}
     assert verify_watermark(state, key).payload == "cnn owner"  # a released dense state_dict with zeros
 

@@ -117,6 +117,16 @@ class DistributedUGS(MiniBatchUGS):
                 diff = sorted(k for k in mine if theirs[k] != mine[k])
                 raise ValueError(f"process {rank} differs from process {self.rank} in {diff}: {theirs} vs {mine}")
 
+    def _evaluate(self, view: Any) -> tuple[float, float]:
+        """Average the model's floating-point buffers (BatchNorm running statistics, which each
+        process updates from its own batches) over the processes, then evaluate."""
+        buffers = [b for b in self.model.buffers() if b.is_floating_point()]
+        if buffers:
+            with torch.no_grad():
+                self._all_reduce_(buffers)
+                torch._foreach_div_(buffers, float(self.world_size))
+        return super()._evaluate(view)
+
     def search_masks(self) -> tuple[Tensor, list[Tensor]]:
         """:meth:`UGS.search_masks`, then rank 0's chosen scores on every process."""
         edge_score, weight_scores = super().search_masks()

@@ -221,11 +221,8 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) every seed, then write ``results.json`` and ``curve.png``. With
-    ``distributed: true`` (under ``torchrun``) every process runs this; rank 0 writes."""
-    if config.distributed and not (dist.is_available() and dist.is_initialized()):
-        config = dataclasses.replace(config, device=str(init_distributed()))
+def load_data(config: GLTConfig) -> tuple[Any, dict | None]:
+    """The config's graph (for a link task: split) and, for OGB molecules, their own split."""
     split = None  # an OGB dataset's own split of its graphs
     if config.task == "graph" and config.dataset.lower() in OGBG:
         dataset, split = load_ogbg(config.dataset, config.data_root)
@@ -246,6 +243,20 @@ def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) ->
         data = load_dataset(config.dataset, config.data_root)  # fails before anything is written
     if config.task == "link" and config.dataset.lower() not in OGBL:
         data = link_split(data, config.link_val, config.link_test, seed=config.split_seed)
+    return data, split
+
+
+def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) every seed, then write ``results.json`` and ``curve.png``. With
+    ``distributed: true`` (under ``torchrun``) every process runs this; rank 0 writes."""
+    if config.distributed and not (dist.is_available() and dist.is_initialized()):
+        config = dataclasses.replace(config, device=str(init_distributed()))
+    if _rank() == 0:  # one process prepares the dataset cache; the others then read it
+        data, split = load_data(config)
+        _barrier()
+    else:
+        _barrier()
+        data, split = load_data(config)
     out = Path(out)
     if _rank() == 0:
         config.check_resume(out, RUN_ONLY)

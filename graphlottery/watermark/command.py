@@ -27,7 +27,7 @@ def ticket_graph(ticket: Ticket, dataset: str | None, root: str | None) -> tuple
         return None, "the ticket names no dataset; pass --dataset"
     try:
         data = load_dataset(name, root)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         return None, str(err)
     if fingerprint(data.edge_index, data.num_nodes) != ticket.graph_fingerprint:
         return None, f"the ticket's graph is not {name}'s full graph (another split or dataset)"

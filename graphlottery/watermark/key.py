@@ -140,6 +140,7 @@ class WatermarkKey:
                       payload_text=raw.get("payload_text"))
         except (KeyError, TypeError, ValueError) as err:
             raise WatermarkError(f"{str(path)!r} is a damaged watermark key ({type(err).__name__}: {err})") from err
-        if not key.carriers or not key.payload or set(key.payload) - {0, 1}:
-            raise WatermarkError(f"{str(path)!r} is a damaged watermark key (no carriers or a non-binary payload)")
+        if not key.carriers or not key.payload or set(key.payload) - {0, 1} or not 0.0 < key.alpha < 1.0:
+            raise WatermarkError(f"{str(path)!r} is a damaged watermark key (no carriers, a non-binary payload or "
+                                 "alpha outside (0, 1))")
         return key

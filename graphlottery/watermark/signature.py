@@ -245,11 +245,15 @@ def suspect_masks(suspect: Any) -> tuple[dict[str, Tensor], Tensor | None]:
     if isinstance(suspect, WeightMasks):
         return suspect.hard_dict(), None
     if isinstance(suspect, nn.Module):
-        owners = {id(m.__dict__[_OWNER]): m.__dict__[_OWNER] for m in suspect.modules() if _OWNER in m.__dict__}
         masks = {name: (p.detach() != 0).cpu() for name, p in suspect.named_parameters()}
+        prefixes = {id(module): f"{name}." if name else "" for name, module in suspect.named_modules()}
+        owners = {id(m.__dict__[_OWNER]): m.__dict__[_OWNER] for m in suspect.modules() if _OWNER in m.__dict__}
         for owner in owners.values():
+            prefix = prefixes.get(id(owner._model_ref[0]))
             for name, hard in owner.hard_dict().items():
-                masks[name] = hard & masks[name]
+                full = None if prefix is None else prefix + name
+                if full in masks:  # masks attached to the suspect or to one of its submodules
+                    masks[full] = hard & masks[full]
         return masks, None
     if isinstance(suspect, dict) and all(isinstance(v, Tensor) for v in suspect.values()):
         return {k: (v if v.dtype == torch.bool else v != 0).cpu() for k, v in suspect.items()}, None
@@ -268,6 +272,8 @@ def verify_watermark(suspect: Any, key: WatermarkKey, *, graph: Data | None = No
     masks, suspect_edges = suspect_masks(suspect)
     edge_mask = edge_mask if edge_mask is not None else suspect_edges
     alpha = key.alpha if alpha is None else alpha
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     payload, assign, whiten, written = _pair_bits(key)
     firsts, seconds, keep_pairs, per_carrier, skipped, start = [], [], [], {}, [], 0
     for carrier in key.carriers:
@@ -298,6 +304,8 @@ def verify_watermark(suspect: Any, key: WatermarkKey, *, graph: Data | None = No
         informative = cells[:, 0] != cells[:, 1]
         agree = informative & (cells[:, 0].to(torch.uint8) == written[chunk])
         per_carrier[carrier.name] = {"informative": int(informative.sum()), "agree": int(agree.sum())}
+    if not keep_pairs:
+        raise WatermarkError(f"no carrier of the key could be read (skipped: {skipped}); pass graph=")
     index = torch.cat(keep_pairs)
     result = decode(torch.cat(firsts), torch.cat(seconds), written[index], assign[index], whiten[index],
                     payload.numel())
