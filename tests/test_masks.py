@@ -136,3 +136,18 @@ def test_to_torch_prune_while_attached_hands_over_cleanly():
     expected = model(torch.ones(1, 5))
     masks.to_torch_prune()
     torch.testing.assert_close(model(torch.ones(1, 5)), expected)
+
+
+def test_grouped_pruning_takes_the_fraction_from_every_group():
+    from graphlottery.masks import prune_lowest_grouped
+
+    groups = torch.tensor([0] * 10 + [1] * 30 + [2] * 5)
+    score = torch.arange(45, 0, -1).float()  # group 2 holds the lowest scores
+    keep = torch.ones(45, dtype=torch.bool)
+    keep[0] = False
+    out = prune_lowest_grouped(score, keep, groups, 0.2)
+    assert int((keep & ~out).sum()) == round(0.2 * 44)  # exact total, as global pruning
+    assert [int((keep & ~out)[groups == g].sum()) for g in range(3)] == [2, 6, 1]  # 9 * 0.2, 30 * 0.2, 5 * 0.2
+    assert not out[34:40].any() and out[10:34].all()  # the 6 lowest scores of group 1 (ids 10..39) go
+    with pytest.raises(ValueError, match="1-D of one shape"):
+        prune_lowest_grouped(score, keep, groups[:5], 0.2)

@@ -136,6 +136,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         mask_noise=config.mask_noise,
         l1=config.l1,
         early_bird=(config.early_bird_window, config.early_bird_threshold) if config.early_bird_window else None,
+        edge_groups=data.batch[data.edge_index[0]] if config.task == "graph" else None,  # prune per graph
         seed=seed,
         device=config.device,
         progress=progress and writer,

@@ -40,6 +40,7 @@ from graphlottery.masks import (
     WeightMasks,
     inference_macs,
     prune_lowest,
+    prune_lowest_grouped,
     prune_lowest_layerwise,
     random_scores,
 )
@@ -88,6 +89,11 @@ class UGS:
             are compared with those of the last ``window - 1`` epochs, and once both distances
             (relative to the pruned entries, see :func:`~graphlottery.masks.mask_distance`) stay
             below ``threshold`` the search stops with those scores.
+        edge_groups: group id of every ``edge_index`` column (``[E]``; e.g. the graph of every
+            edge of a graph union, ``data.batch[data.edge_index[0]]``): the graph pruning then
+            removes ``prune_graph`` of each group's remaining edges. Without it, pruning is global,
+            and edges that get no task gradient (those of validation and test graphs) shrink under
+            the L1 term alone and go first.
         seed: the run's seed (model initialisation is the caller's).
         device: ``"cpu"``, ``"cuda"``, ...
         progress: show tqdm bars over epochs.
@@ -115,6 +121,7 @@ class UGS:
         mask_noise: float = 1e-5,
         l1: str = "coupled",
         early_bird: tuple[int, float] | None = None,
+        edge_groups: Tensor | None = None,
         seed: int = 0,
         device: str | torch.device = "cpu",
         progress: bool = False,
@@ -137,6 +144,7 @@ class UGS:
         if early_bird is not None:
             EarlyBird(*early_bird)  # checks window and threshold
         self.early_bird = early_bird
+        self.unit_groups = None if edge_groups is None else self._unit_groups(edge_groups)
         self.seed, self.progress = seed, progress
         self.rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.round = 0
@@ -265,17 +273,38 @@ class UGS:
         self.masks.make_hard()
         return snapshot
 
+    def _unit_groups(self, edge_groups: Tensor) -> Tensor:
+        """Group id per prunable unit from one per ``edge_index`` column (both directions of an
+        undirected edge must agree)."""
+        edge_groups = edge_groups.to(self.device).long()
+        if edge_groups.shape != self.graph.edge_unit.shape or bool((edge_groups < 0).any()):
+            raise ValueError(f"edge_groups needs one non-negative id per edge_index column "
+                             f"({self.graph.edge_unit.numel()}), got shape {tuple(edge_groups.shape)}")
+        prunable = self.graph.edge_unit < self.graph.num_units
+        units = self.graph.edge_unit[prunable]
+        groups = torch.zeros(self.graph.num_units, dtype=torch.long, device=self.device)
+        groups[units] = edge_groups[prunable]
+        if not torch.equal(groups[units], edge_groups[prunable]):
+            raise ValueError("edge_groups gives the two directions of an edge different groups")
+        return groups
+
+    def _prune_graph(self, edge_score: Tensor) -> Tensor:
+        """The graph keep mask after pruning ``prune_graph`` of the remaining edges by score."""
+        if self.unit_groups is None:
+            return prune_lowest([edge_score], [self.graph.keep], self.prune_graph)[0]
+        return prune_lowest_grouped(edge_score, self.graph.keep, self.unit_groups, self.prune_graph)
+
     def _would_keep(self, edge_score: Tensor, weight_scores: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
         """The graph and weight masks that pruning with these scores would give now, over the
         entries still kept (so only this round's choice is compared)."""
         keep = [m for _, m in self.masks.items()]
-        graph = prune_lowest([edge_score], [self.graph.keep], self.prune_graph)[0][self.graph.keep]
+        graph = self._prune_graph(edge_score)[self.graph.keep]
         weights = prune_lowest(weight_scores, keep, self.prune_weight)
         return [graph], [w[k] for w, k in zip(weights, keep)]
 
     def prune(self, edge_scores: Tensor, weight_scores: list[Tensor], layerwise: bool = False) -> None:
         """Prune ``prune_graph`` of the remaining edges and ``prune_weight`` of the remaining weights."""
-        self.graph.set_keep(prune_lowest([edge_scores], [self.graph.keep], self.prune_graph)[0])
+        self.graph.set_keep(self._prune_graph(edge_scores))
         rule = prune_lowest_layerwise if layerwise else prune_lowest
         hard = [m for _, m in self.masks.items()]
         self.masks.set_hard(dict(zip(self.masks.names, rule(weight_scores, hard, self.prune_weight))))

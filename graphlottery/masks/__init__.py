@@ -5,6 +5,7 @@ from graphlottery.masks.distance import EarlyBird, mask_distance
 from graphlottery.masks.prune import (
     check_fraction,
     prune_lowest,
+    prune_lowest_grouped,
     prune_lowest_layerwise,
     random_scores,
     sparsity,
@@ -23,6 +24,7 @@ __all__ = [
     "mask_distance",
     "maskable_weights",
     "prune_lowest",
+    "prune_lowest_grouped",
     "prune_lowest_layerwise",
     "random_masks",
     "random_scores",

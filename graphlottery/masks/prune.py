@@ -49,6 +49,37 @@ def prune_lowest(scores: Sequence[Tensor], keep: Sequence[Tensor], fraction: flo
     return [m.view_as(k) for m, k in zip(flat_keep.split([k.numel() for k in keep]), keep)]
 
 
+def prune_lowest_grouped(score: Tensor, keep: Tensor, groups: Tensor, fraction: float) -> Tensor:
+    """:func:`prune_lowest` within groups: every group loses ``fraction`` of its own remaining
+    entries (lowest ``|score|`` first), with largest-remainder rounding so the total is exactly
+    ``round(fraction * remaining)`` as in :func:`prune_lowest`.
+
+    Args:
+        score, keep: ``[U]`` scores and boolean mask.
+        groups: ``[U]`` non-negative group id of every entry (e.g. the graph of every edge).
+    """
+    check_fraction(fraction)
+    if not score.shape == keep.shape == groups.shape or keep.dim() != 1:
+        raise ValueError(f"score, keep and groups must be 1-D of one shape, got {tuple(score.shape)}, "
+                         f"{tuple(keep.shape)}, {tuple(groups.shape)}")
+    kept = keep.nonzero().view(-1)
+    value, group = score.detach().abs().float()[kept], groups[kept].long()
+    if torch.isnan(value).any():
+        raise ValueError("pruning scores contain NaN; the training diverged")
+    counts = torch.bincount(group, minlength=int(groups.max()) + 1 if groups.numel() else 0)
+    quota = fraction * counts.double()
+    budget = quota.floor().long()
+    short = round(fraction * kept.numel()) - int(budget.sum())
+    if short > 0:  # the largest remainders get one more (ties: lower group id)
+        budget[torch.sort(budget.double() - quota, stable=True).indices[:short]] += 1
+    by_score = torch.sort(value, stable=True).indices
+    order = by_score[torch.sort(group[by_score], stable=True).indices]  # by group, then by score
+    rank = torch.arange(order.numel(), device=order.device) - (torch.cumsum(counts, 0) - counts)[group[order]]
+    out = keep.clone()
+    out[kept[order[rank < budget[group[order]]]]] = False
+    return out
+
+
 def prune_lowest_layerwise(scores: Sequence[Tensor], keep: Sequence[Tensor], fraction: float) -> list[Tensor]:
     """:func:`prune_lowest` applied to each mask on its own (the same fraction per layer)."""
     return [prune_lowest([s], [k], fraction)[0] for s, k in zip(scores, keep)]
