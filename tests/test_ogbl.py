@@ -93,10 +93,10 @@ def test_missing_file_names_it_and_the_layout(ogb_root, tmp_path):
 
 
 def test_ogb_link_loader_never_downloads(tmp_path):
-    from graphlottery.data.ogb import _open_local_link
+    from graphlottery.data.ogb import _open_local
 
     with pytest.raises(FileNotFoundError, match="never downloads"):
-        _open_local_link("ogbl-collab", tmp_path)
+        _open_local("ogbl-collab", tmp_path, "Link")
 
 
 # --- metric and decoder ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ link-property graphs ogbl-collab, ogbl-ppa and ogbl-ddi."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -124,15 +125,30 @@ def _source_digest(base: Path, layout: dict[str, list[str]]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _open_local(name: str, root: Path):
-    """OGB's ``PygNodePropPredDataset`` on ``root``, raising instead of ever downloading."""
-    from ogb.nodeproppred import PygNodePropPredDataset
+def _local_root(name: str, root: str | os.PathLike | None, known: dict, layout: dict[str, list[str]],
+                kind: str) -> Path:
+    """Check ``name`` and the ogb package, find the files under the data ``root`` and link them
+    into the cache; returns the cache folder OGB's loader reads."""
+    if name not in known:
+        raise ValueError(f"unknown OGB {kind.lower()} dataset {name!r}; available: {sorted(known)}")
+    try:
+        importlib.import_module(f"ogb.{kind.lower()}proppred")
+    except ImportError:
+        raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
+    allow_pyg_data()
+    return _link_into_cache(name, find_ogb_dir(name, data_root(root), layout), layout)
 
-    class LocalNodeDataset(PygNodePropPredDataset):
+
+def _open_local(name: str, root: Path, kind: str = "Node"):
+    """OGB's own ``Pyg{kind}PropPredDataset`` (``kind``: ``Node`` or ``Link``) on ``root``, raising
+    instead of ever downloading."""
+    module = importlib.import_module(f"ogb.{kind.lower()}proppred")
+
+    class Local(getattr(module, f"Pyg{kind}PropPredDataset")):
         def download(self):
             raise FileNotFoundError(f"{name}: raw files missing under {self.raw_dir}; graphlottery never downloads")
 
-    return LocalNodeDataset(name, root=str(root))
+    return Local(name, root=str(root))
 
 
 def _link_into_cache(name: str, base: Path, layout: dict[str, list[str]]) -> Path:
@@ -166,16 +182,7 @@ def load_ogbn(name: str, root: str | os.PathLike | None = None) -> Data:
       of each node's incoming edge features (``[N, 8]``), as OGB's examples do.
     """
     key = name.lower()
-    if key not in OGBN:
-        raise ValueError(f"unknown OGB node dataset {name!r}; available: {sorted(OGBN)}")
-    try:
-        import ogb.nodeproppred  # noqa: F401
-    except ImportError:
-        raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
-    layout = ogbn_layout(key)
-    base = find_ogb_dir(key, data_root(root), layout)
-    allow_pyg_data()
-    dataset = _open_local(key, _link_into_cache(key, base, layout))
+    dataset = _open_local(key, _local_root(key, root, OGBN, ogbn_layout(key) if key in OGBN else {}, "Node"))
     graph, idx = dataset[0], dataset.get_idx_split()
     n = graph.num_nodes
     if key == "ogbn-proteins":
@@ -223,17 +230,6 @@ def numpy_globals() -> list:
             *(type(np.dtype(t)) for t in numeric)]
 
 
-def _open_local_link(name: str, root: Path):
-    """OGB's ``PygLinkPropPredDataset`` on ``root``, raising instead of ever downloading."""
-    from ogb.linkproppred import PygLinkPropPredDataset
-
-    class LocalLinkDataset(PygLinkPropPredDataset):
-        def download(self):
-            raise FileNotFoundError(f"{name}: raw files missing under {self.raw_dir}; graphlottery never downloads")
-
-    return LocalLinkDataset(name, root=str(root))
-
-
 def load_ogbl(name: str, root: str | os.PathLike | None = None) -> Data:
     """Load ogbl-collab, ogbl-ppa or ogbl-ddi and OGB's edge split, never downloading.
 
@@ -254,16 +250,7 @@ def load_ogbl(name: str, root: str | os.PathLike | None = None) -> Data:
       first linear layer is a learnable node embedding).
     """
     key = name.lower()
-    if key not in OGBL:
-        raise ValueError(f"unknown OGB link dataset {name!r}; available: {sorted(OGBL)}")
-    try:
-        import ogb.linkproppred  # noqa: F401
-    except ImportError:
-        raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
-    layout = ogbl_layout(key)
-    base = find_ogb_dir(key, data_root(root), layout)
-    allow_pyg_data()
-    dataset = _open_local_link(key, _link_into_cache(key, base, layout))
+    dataset = _open_local(key, _local_root(key, root, OGBL, ogbl_layout(key) if key in OGBL else {}, "Link"), "Link")
     with torch.serialization.safe_globals(numpy_globals()):
         split = dataset.get_edge_split()
     graph = dataset[0]
