@@ -74,6 +74,27 @@ def test_the_glt_driver_runs_on_two_processes(tmp_path):
     assert (tmp_path / "results.json").is_file()
 
 
+def disagreeing(rank: int, world: int, port: int, data, what: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        epochs = 4 if what == "options" and rank == 1 else 3
+        ugs = DistributedUGS(GCN(data.num_features, 8, 7), data, batch_size=20, num_neighbors=[5, 5],
+                             mask_epochs=epochs, retrain_epochs=epochs)
+        if rank == 1:  # e.g. a process that found no saved rounds to resume from
+            ugs.round = 2
+        ugs.dense()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("what, named", [("options", r"at construction in \['mask_epochs', 'retrain_epochs'\]"),
+                                         ("round", r"at the start of a round in \['round'\].*'round': \((0, 2|2, 0)\)")])
+def test_processes_that_disagree_fail_instead_of_hanging(cora, what, named):
+    with pytest.raises(mp.ProcessRaisedException, match=named):
+        mp.spawn(disagreeing, args=(2, free_port(), cora, what), nprocs=2, join=True)
+
+
 def test_distributed_ugs_needs_a_process_group(cora):
     with pytest.raises(RuntimeError, match="init_process_group"):
         DistributedUGS(GCN(cora.num_features, 8, 7), cora)

@@ -76,7 +76,10 @@ class DistributedUGS(MiniBatchUGS):
     ``world_size * batch_size`` nodes.
 
     Every process must be given the same graph, model configuration, options and ``seed``
-    (checked at construction); the model's initial weights are taken from rank 0.
+    (checked at construction), and must start every round from the same round and masks
+    (checked by :meth:`dense` and :meth:`step`): a mismatch raises ``ValueError`` on every
+    process instead of leaving them waiting in different collectives. The model's initial
+    weights are taken from rank 0.
     """
 
     def __init__(self, model: nn.Module, data: Data, task: NodeClassification | None = None, **kwargs: Any):
@@ -101,21 +104,44 @@ class DistributedUGS(MiniBatchUGS):
         with torch.no_grad():
             _coalesced(tensors, lambda flat: dist.broadcast(flat, src=0))
 
-    def _check_same_run(self) -> None:
-        """Raise ``ValueError`` unless every process has the same graph and run options."""
-        mine = {
-            "graph": self.graph.fingerprint,
-            "train_nodes": int(self.task.splits["train"].numel()),
-            "batch_size": self.batch_size,
-            "num_neighbors": self.num_neighbors,
-            "seed": self.seed,
-        }
+    RUN_OPTIONS = ("lr", "weight_decay", "s1", "s2", "mask_epochs", "retrain_epochs", "prune_graph", "prune_weight",
+                   "mask_weight_decay", "mask_noise", "l1", "early_bird", "batch_size", "num_neighbors",
+                   "eval_batch_size", "eval_num_neighbors", "seed")
+
+    def _agree(self, mine: dict[str, Any], when: str) -> None:
+        """Raise ``ValueError`` naming the keys where another process's ``mine`` differs. A
+        process that went on with other options or from another round would wait forever in a
+        collective the others never reach, so the processes compare before they start."""
         everyone: list[Any] = [None] * self.world_size
         dist.all_gather_object(everyone, mine)
         for rank, theirs in enumerate(everyone):
-            if theirs != mine:
-                diff = sorted(k for k in mine if theirs[k] != mine[k])
-                raise ValueError(f"process {rank} differs from process {self.rank} in {diff}: {theirs} vs {mine}")
+            diff = sorted(k for k in mine if theirs.get(k) != mine[k])
+            if diff:
+                shown = {k: (theirs.get(k), mine[k]) for k in diff if k != "model"}
+                raise ValueError(f"process {rank} differs from process {self.rank} {when} in {diff}"
+                                 + (f" (theirs, mine): {shown}" if shown else ""))
+
+    def _check_same_run(self) -> None:
+        """Every process must have the same graph, model, task and run options."""
+        mine = {k: getattr(self, k) for k in self.RUN_OPTIONS}
+        mine.update(graph=self.graph.fingerprint, directed=self.graph.directed, task=type(self.task).__name__,
+                    train_nodes=int(self.task.splits["train"].numel()),
+                    model=[(k, tuple(v.shape)) for k, v in self.rewind_state.items()])
+        self._agree(mine, "at construction")
+
+    def _check_same_round(self, phase: str) -> None:
+        """Every process must start the same round from the same masks (e.g. all resumed from
+        the same ticket: a process without the run's files would start again at round 0)."""
+        self._agree({"phase": phase, "round": self.round, "edges_kept": int(self.graph.keep.sum()),
+                     "weights_kept": sum(int(m.sum()) for _, m in self.masks.items())}, "at the start of a round")
+
+    def dense(self) -> dict[str, Any]:
+        self._check_same_round("dense")
+        return super().dense()
+
+    def step(self) -> dict[str, Any]:
+        self._check_same_round("step")
+        return super().step()
 
     def _evaluate(self, view: Any) -> tuple[float, float]:
         """Average the model's floating-point buffers (BatchNorm running statistics, which each
