@@ -88,8 +88,10 @@ def disagreeing(rank: int, world: int, port: int, data, what: str) -> None:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("what, named", [("options", r"at construction in \['mask_epochs', 'retrain_epochs'\]"),
-                                         ("round", r"at the start of a round in \['round'\].*'round': \((0, 2|2, 0)\)")])
+@pytest.mark.parametrize("what, named", [
+    ("options", r"at construction in \['mask_epochs', 'retrain_epochs'\]"),
+    ("round", r"at the start of a round in \['round'\].*'round': \((0, 2|2, 0)\)"),
+])
 def test_processes_that_disagree_fail_instead_of_hanging(cora, what, named):
     with pytest.raises(mp.ProcessRaisedException, match=named):
         mp.spawn(disagreeing, args=(2, free_port(), cora, what), nprocs=2, join=True)

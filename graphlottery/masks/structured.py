@@ -66,14 +66,11 @@ def regroup(mask: Tensor, group_size: int = 8) -> Tensor:
     rows = _rows(mask)
     if group_size < 1:
         raise ValueError(f"group_size must be a positive integer, got {group_size}")
-    order = _chain(rows)
-    out = torch.zeros_like(rows)
-    for start in range(0, rows.size(0), group_size):  # a loop over groups of rows, not entries
-        members = order[start:start + group_size]
-        block = rows[members]
-        width = round(int(block.sum()) / members.numel())
-        if width == 0:
-            continue
-        columns = torch.argsort(block.sum(0), descending=True, stable=True)[:width]
-        out[members.view(-1, 1), columns.view(1, -1)] = True
-    return out.reshape(mask.shape)
+    group = torch.empty(rows.size(0), dtype=torch.long, device=rows.device)
+    group[_chain(rows)] = torch.arange(rows.size(0), device=rows.device) // group_size
+    votes = torch.zeros(int(group.max()) + 1, rows.size(1), device=rows.device).index_add_(0, group, rows.float())
+    width = torch.round(votes.sum(1) / torch.bincount(group))  # [groups], half to even as round()
+    ranked = torch.argsort(votes, dim=1, descending=True, stable=True)  # ties: lower column first
+    positions = torch.arange(rows.size(1), device=rows.device).expand_as(ranked)
+    rank = torch.empty_like(ranked).scatter_(1, ranked, positions)  # rank of every column in its group
+    return (rank < width.unsqueeze(1))[group].reshape(mask.shape)
