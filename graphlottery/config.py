@@ -152,9 +152,10 @@ class GLTConfig(Config):
     ends each mask search once the graph and weight masks have settled over that many epochs
     (normalised Hamming distance below ``early_bird_threshold``; graph early-bird tickets).
 
-    ``batch_size`` switches node classification to mini-batch UGS (:class:`~graphlottery.lottery.MiniBatchUGS`:
-    each step trains on the ``num_neighbors``-per-layer sampled neighbourhood of ``batch_size``
-    training nodes; evaluation on batches of ``eval_batch_size`` nodes with ``eval_num_neighbors``,
+    ``batch_size`` switches node classification and link prediction to mini-batch UGS
+    (:class:`~graphlottery.lottery.MiniBatchUGS`: each step trains on the ``num_neighbors``-per-layer
+    sampled neighbourhood of ``batch_size`` training nodes, or of the endpoints of ``batch_size``
+    training edges and as many random pairs; evaluation on batches of ``eval_batch_size`` nodes with ``eval_num_neighbors``,
     default all); ``distributed`` runs it on every process of a ``torchrun`` launch
     (:class:`~graphlottery.lottery.DistributedUGS`, ``batch_size`` per process).
     """
@@ -229,10 +230,12 @@ class GLTConfig(Config):
         if self.decoder != "dot" and self.task != "link":
             raise ConfigError(f"decoder {self.decoder!r} scores node pairs and needs task: link, got {self.task!r}")
         if self.distributed and self.batch_size is None:
-            raise ConfigError("distributed runs are mini-batch: set batch_size (training nodes per step and process)")
+            raise ConfigError("distributed runs are mini-batch: set batch_size (training nodes or edges per step "
+                              "and process)")
         if self.batch_size is not None:
-            if self.task != "node":
-                raise ConfigError(f"mini-batch UGS (batch_size) trains node classification, got task {self.task!r}")
+            if self.task == "graph":
+                raise ConfigError("mini-batch UGS (batch_size) trains node classification and link prediction; "
+                                  "graph classification runs full-batch on the union of the graphs")
             for key in ("num_neighbors", "eval_num_neighbors"):
                 fanouts = getattr(self, key)
                 if fanouts is not None and len(fanouts) != self.layers:

@@ -67,11 +67,30 @@ def test_minibatch_round_agrees_with_full_batch(cora):
     assert ticket.config["world_size"] == 1 and torch.equal(ticket.edge_mask, mini.graph.edge_mask())
 
 
+def test_minibatch_link_prediction_round(cora):
+    data = link_split(cora, seed=0)
+    torch.manual_seed(0)
+    ugs = MiniBatchUGS(GCN(cora.num_features, 64, 32), data, LinkPrediction(data), batch_size=1024,
+                       num_neighbors=[10, 10], mask_epochs=15, retrain_epochs=15, lr=0.01, weight_decay=0.0, seed=0)
+    assert ugs.steps == 5 and ugs.out_width == 32  # 4,488 training edges
+    ugs._seed(1)  # a phase's seeding creates the shuffle
+    pos, group = next(ugs.batches())
+    assert pos.shape == (2, 898) and group == 898 and bool((pos[0] < pos[1]).all())
+    record = ugs.step()
+    kept = data.edge_index.size(1) // 2
+    assert record["graph_sparsity"] == pytest.approx(round(0.05 * kept) / kept)
+    assert record["weight_sparsity"] == pytest.approx(0.2, abs=1e-4)
+    assert record["test"] > 0.8  # ROC-AUC from sampled neighbourhoods; measured 0.875
+
+
 def test_minibatch_refuses_what_it_cannot_train(cora):
+    from graphlottery.data import load_tu
+    from graphlottery.tasks import GraphClassification, graph_folds, graph_union
+
+    mutag = graph_union(load_tu("MUTAG"))
+    with pytest.raises(ValueError, match="node classification or link prediction; got a GraphClassification"):
+        MiniBatchUGS(GCN(mutag.num_features, 8, 2), mutag, GraphClassification(mutag, graph_folds(mutag.y, 0)))
     model = GCN(cora.num_features, 8, 8)
-    with pytest.raises(ValueError, match="node classification"):
-        data = link_split(cora)
-        MiniBatchUGS(model, data, LinkPrediction(data))
     with pytest.raises(ValueError, match="batch sizes"):
         MiniBatchUGS(model, cora, batch_size=0)
     with pytest.raises(ValueError, match="eval_num_neighbors"):
@@ -90,7 +109,11 @@ def test_the_glt_driver_runs_mini_batch(tmp_path):
     assert Ticket.load(tmp_path / "seed_0" / "round_01.pt").config["world_size"] == 1
     with pytest.raises(ConfigError, match="one fan-out per layer"):
         GLTConfig(dataset="Cora", batch_size=70, num_neighbors=[5, 5, 5])
-    with pytest.raises(ConfigError, match="trains node classification"):
-        GLTConfig(dataset="Cora", task="link", batch_size=70)
+    with pytest.raises(ConfigError, match="graph classification runs full-batch"):
+        GLTConfig(dataset="MUTAG", task="graph", batch_size=70)
+    link = GLTConfig(dataset="Cora", task="link", hidden=16, embedding=8, batch_size=2048, num_neighbors=[5, 5],
+                     rounds=1, mask_epochs=2, retrain_epochs=2, random_baseline=False)
+    results = run_glt(link, tmp_path / "link", progress=False)
+    assert 0.0 <= results["rounds"][1]["test"] <= 1.0 and results["metric"] == "roc_auc"
     with pytest.raises(ConfigError, match="set batch_size"):
         GLTConfig(dataset="Cora", distributed=True)

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from graphlottery.lottery.minibatch import MiniBatchUGS
-from graphlottery.tasks import NodeClassification
+from graphlottery.tasks import LinkPrediction, NodeClassification
 
 
 def init_distributed(backend: str | None = None) -> torch.device:
@@ -82,7 +82,8 @@ class DistributedUGS(MiniBatchUGS):
     weights are taken from rank 0.
     """
 
-    def __init__(self, model: nn.Module, data: Data, task: NodeClassification | None = None, **kwargs: Any):
+    def __init__(self, model: nn.Module, data: Data, task: NodeClassification | LinkPrediction | None = None,
+                 **kwargs: Any):
         if not (dist.is_available() and dist.is_initialized()):
             raise RuntimeError(
                 "DistributedUGS needs torch.distributed: call graphlottery.lottery.init_distributed() "
@@ -125,7 +126,7 @@ class DistributedUGS(MiniBatchUGS):
         """Every process must have the same graph, model, task and run options."""
         mine = {k: getattr(self, k) for k in self.RUN_OPTIONS}
         mine.update(graph=self.graph.fingerprint, directed=self.graph.directed, task=type(self.task).__name__,
-                    train_nodes=int(self.task.splits["train"].numel()),
+                    train_items=self.train_items,
                     model=[(k, tuple(v.shape)) for k, v in self.rewind_state.items()])
         self._agree(mine, "at construction")
 

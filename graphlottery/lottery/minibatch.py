@@ -1,7 +1,8 @@
 """Mini-batch UGS: one graph ticket for a graph that does not fit full-batch training.
 
 Every optimisation step trains on the sampled neighbourhood of a batch of training nodes
-(:class:`~graphlottery.sampling.NeighborSampler`). A sampled edge with global id ``e`` reads
+(:class:`~graphlottery.sampling.NeighborSampler`), or for link prediction of the endpoints of a
+batch of training edges and as many uniformly drawn node pairs. A sampled edge with global id ``e`` reads
 its mask value from the one global score vector of the
 :class:`~graphlottery.graph.MaskedGraph`,
 
@@ -13,10 +14,12 @@ batches that sampled either direction, and pruning ranks all edges of the graph 
 exactly as in full-batch UGS. Everything else (L1 sub-gradients, the best-validation snapshot,
 exact-count pruning, rewinding, retraining, tickets, seeding) is :class:`~graphlottery.lottery.ugs.UGS`'s.
 
-The steps of an epoch split a shuffle of the training nodes into ``ceil(n / (B W))`` groups
-of ``W`` near-equal batches (``W``: processes, 1 here). The loss of a batch is its summed
+The steps of an epoch split a shuffle of the training nodes (edges) into ``ceil(n / (B W))``
+groups of ``W`` near-equal batches (``W``: processes, 1 here). The loss of a batch is its summed
 cross-entropy divided by the size of its group, so the summed gradients of a group are the
-gradient of the group's mean loss however it is split over processes.
+gradient of the group's mean loss however it is split over processes (for link prediction:
+full-batch :class:`~graphlottery.tasks.LinkPrediction`'s loss, the mean over positives plus the
+mean over as many negatives).
 """
 from __future__ import annotations
 
@@ -34,16 +37,18 @@ from graphlottery.lottery.ticket import Ticket, TicketError
 from graphlottery.lottery.ugs import UGS, derived_seed
 from graphlottery.sampling import NeighborSampler, SampledSubgraph, check_fanouts
 from graphlottery.sparse import Adjacency
-from graphlottery.tasks import NodeClassification
+from graphlottery.tasks import LinkPrediction, NodeClassification
 
 
 class MiniBatchUGS(UGS):
-    """:class:`~graphlottery.lottery.ugs.UGS` on sampled subgraphs (node classification).
+    """:class:`~graphlottery.lottery.ugs.UGS` on sampled subgraphs (single-label node
+    classification or link prediction).
 
     Args:
-        model, data, task: as for :class:`UGS`; ``task`` must be a
-            :class:`~graphlottery.tasks.NodeClassification` (the default).
-        batch_size: training (seed) nodes per step and process.
+        model, data, task: as for :class:`UGS`; ``task`` must be a single-label
+            :class:`~graphlottery.tasks.NodeClassification` (the default) or a
+            :class:`~graphlottery.tasks.LinkPrediction`.
+        batch_size: training nodes (link prediction: training edges) per step and process.
         num_neighbors: fan-out per layer for training, e.g. ``[15, 10, 5]``; ``-1``: all.
         eval_batch_size: evaluated nodes per inference batch (default: ``4 * batch_size``).
         eval_num_neighbors: fan-outs for evaluation; default all neighbours (exact inference
@@ -62,7 +67,7 @@ class MiniBatchUGS(UGS):
         self,
         model: nn.Module,
         data: Data,
-        task: NodeClassification | None = None,
+        task: NodeClassification | LinkPrediction | None = None,
         *,
         batch_size: int = 1024,
         num_neighbors: Sequence[int] = (10, 10),
@@ -71,8 +76,11 @@ class MiniBatchUGS(UGS):
         **kwargs: Any,
     ):
         super().__init__(model, data, task, **kwargs)
-        if not isinstance(self.task, NodeClassification) or getattr(self.task, "multilabel", False):
-            raise ValueError("mini-batch UGS trains single-label node classification; got a "
+        self.link = isinstance(self.task, LinkPrediction)
+        node = isinstance(self.task, NodeClassification) and not getattr(self.task, "multilabel", False)
+        if not (self.link or node):
+            raise ValueError("mini-batch UGS trains single-label node classification or link prediction; got a "
+                             f"{'multi-label ' if getattr(self.task, 'multilabel', False) else ''}"
                              f"{type(self.task).__name__} task")
         if batch_size < 1 or (eval_batch_size is not None and eval_batch_size < 1):
             raise ValueError(f"batch sizes must be >= 1, got {batch_size} and {eval_batch_size}")
@@ -82,17 +90,33 @@ class MiniBatchUGS(UGS):
         fanouts = [-1] * len(self.num_neighbors) if eval_num_neighbors is None else eval_num_neighbors
         self.eval_num_neighbors = check_fanouts(fanouts, "eval_num_neighbors")
         self.rank, self.world_size = self._world()
-        train = self.task.splits["train"]
-        self.steps = math.ceil(train.numel() / (self.batch_size * self.world_size))
-        if train.numel() < self.steps * self.world_size:
-            raise ValueError(
-                f"{train.numel()} training nodes cannot fill {self.steps} steps on {self.world_size} processes"
-            )
-        self.eval_nodes = torch.unique(torch.cat([self.task.splits["val"], self.task.splits["test"]]))
+        self.train_items = self.task.train.size(1) if self.link else self.task.splits["train"].numel()
+        self.steps = math.ceil(self.train_items / (self.batch_size * self.world_size))
+        if self.train_items < self.steps * self.world_size:
+            raise ValueError(f"{self.train_items} training {'edges' if self.link else 'nodes'} cannot fill "
+                             f"{self.steps} steps on {self.world_size} processes")
+        if self.link:  # the endpoints of every evaluated pair, positive or negative
+            self.eval_nodes = torch.unique(torch.cat([torch.cat(pq, 1) for pq in self.task.eval_edges.values()], 1))
+        else:
+            self.eval_nodes = torch.unique(torch.cat([self.task.splits["val"], self.task.splits["test"]]))
+        self.out_width = self._out_width()
 
     def _world(self) -> tuple[int, int]:
         """This process's rank and the number of processes (one process here)."""
         return 0, 1
+
+    @torch.no_grad()
+    def _out_width(self) -> int:
+        """Width of the model's output: classes, or (link prediction) the embedding, read from
+        one node without edges in eval mode."""
+        if not self.link:
+            return self.task.num_classes
+        was_training = self.model.training
+        self.model.eval()
+        empty = torch.zeros(2, 0, dtype=torch.long, device=self.device)
+        out = self.model(self.x[:1], Adjacency(empty, 1, check=False) if self.native else empty, None)
+        self.model.train(was_training)
+        return int(out.size(-1))
 
     # --- collective hooks (DistributedUGS sums over processes) -------------------------------
     def _all_reduce_(self, tensors: list[Tensor]) -> None:
@@ -123,26 +147,39 @@ class MiniBatchUGS(UGS):
         return NeighborSampler(self.graph.data.edge_index, self.graph.num_nodes, self.num_neighbors, kept)
 
     def _forward(self, sub: SampledSubgraph) -> Tensor:
-        """Model output for the seeds of ``sub`` (``[batch_size, C]``); the subgraph's edges
+        """Model output for the seeds of ``sub`` (``[batch_size, out_width]``); the subgraph's edges
         read their mask values through their global ids."""
         graph_input = Adjacency(sub.edge_index, sub.n_id.numel(), check=False) if self.native else sub.edge_index
         out = self.model(self.x[sub.n_id], graph_input, self._edge_weight(self.graph.edge_unit[sub.e_id]))
         return out[: sub.batch_size]
 
     def batches(self) -> Iterator[tuple[Tensor, int]]:
-        """This process's seed nodes of each step of one epoch, with the size of the step's
-        group (all processes' seeds of that step together)."""
-        train = self.task.splits["train"]
-        order = train[torch.randperm(train.numel(), generator=self._shuffle, device=self.device)]
+        """This process's training items of each step of one epoch (seed nodes ``[b]``, or
+        training edges ``[2, b]`` for link prediction), with the size of the step's group (all
+        processes' items of that step together)."""
+        train = self.task.train if self.link else self.task.splits["train"]
+        order = torch.randperm(self.train_items, generator=self._shuffle, device=self.device)
         pieces = order.tensor_split(self.steps * self.world_size)
         for step in range(self.steps):
             group = pieces[step * self.world_size:(step + 1) * self.world_size]
-            yield group[self.rank], sum(p.numel() for p in group)
+            yield train[..., group[self.rank]], sum(p.numel() for p in group)
 
     def _losses(self, view: NeighborSampler) -> Iterator[Tensor]:
-        for seeds, group_size in self.batches():
-            sub = view.sample(seeds, self._sampling)
-            yield F.cross_entropy(self._forward(sub), self.task.y[seeds], reduction="sum") / group_size
+        for items, group_size in self.batches():
+            if self.link:
+                yield self._link_loss(view, items) / group_size
+                continue
+            sub = view.sample(items, self._sampling)
+            yield F.cross_entropy(self._forward(sub), self.task.y[items], reduction="sum") / group_size
+
+    def _link_loss(self, view: NeighborSampler, pos: Tensor) -> Tensor:
+        """Summed binary cross-entropy of the training edges ``pos`` (``[2, b]``) and of ``b``
+        uniform node pairs, from the embeddings of their endpoints' sampled neighbourhoods."""
+        neg = torch.randint(0, self.graph.num_nodes, pos.shape, generator=self._sampling, device=self.device)
+        seeds, local = torch.unique(torch.cat([pos, neg], 1), return_inverse=True)
+        logits = self.task.decode(self._forward(view.sample(seeds, self._sampling)), local)
+        labels = torch.cat([logits.new_ones(pos.size(1)), logits.new_zeros(neg.size(1))])
+        return F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
 
     @torch.no_grad()
     def predict(self, view: NeighborSampler, nodes: Tensor) -> Tensor:
@@ -151,14 +188,14 @@ class MiniBatchUGS(UGS):
         self.model.eval()
         generator = torch.Generator(device=self.device).manual_seed(derived_seed(self.seed, self.round, 6))
         share = torch.arange(nodes.numel(), device=self.device).tensor_split(self.world_size)[self.rank]
-        out = torch.zeros(nodes.numel(), self.task.num_classes, device=self.device)
+        out = torch.zeros(nodes.numel(), self.out_width, device=self.device)
         for rows in share.split(self.eval_batch_size):
             out[rows] = self._forward(view.sample(nodes[rows], generator, self.eval_num_neighbors)).float()
         self._all_reduce_([out])
         return out
 
     def _evaluate(self, view: NeighborSampler) -> tuple[float, float]:
-        out = torch.zeros(self.graph.num_nodes, self.task.num_classes, device=self.device)
+        out = torch.zeros(self.graph.num_nodes, self.out_width, device=self.device)
         out[self.eval_nodes] = self.predict(view, self.eval_nodes)
         return self.task.evaluate(out)
 
