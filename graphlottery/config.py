@@ -155,8 +155,8 @@ class GLTConfig(Config):
     ``batch_size`` switches node classification and link prediction to mini-batch UGS
     (:class:`~graphlottery.lottery.MiniBatchUGS`: each step trains on the ``num_neighbors``-per-layer
     sampled neighbourhood of ``batch_size`` training nodes, or of the endpoints of ``batch_size``
-    training edges and as many random pairs; evaluation on batches of ``eval_batch_size`` nodes with ``eval_num_neighbors``,
-    default all); ``distributed`` runs it on every process of a ``torchrun`` launch
+    training edges and as many random pairs; evaluation on batches of ``eval_batch_size`` nodes
+    with ``eval_num_neighbors``, default all); ``distributed`` runs it on every process of a ``torchrun`` launch
     (:class:`~graphlottery.lottery.DistributedUGS`, ``batch_size`` per process).
     """
 
