@@ -1,5 +1,6 @@
-"""Two gloo processes on loopback run one mini-batch UGS round and end with identical masks;
-resuming such a run on another number of processes is refused."""
+"""Two gloo processes on loopback run one mini-batch UGS round (node classification, link
+prediction) and end with identical masks; resuming such a run on another number of processes,
+or processes that disagree on options or rounds, are refused."""
 import socket
 
 import pytest
@@ -9,6 +10,7 @@ import torch.multiprocessing as mp
 
 from graphlottery import GCN
 from graphlottery.lottery import DistributedUGS, MiniBatchUGS, Ticket, TicketError
+from graphlottery.tasks import LinkPrediction, link_split
 
 
 def free_port() -> int:
@@ -48,6 +50,29 @@ def test_two_processes_end_with_identical_masks(cora, tmp_path):
     single = MiniBatchUGS(GCN(cora.num_features, 16, 7), cora, batch_size=20, num_neighbors=[5, 5])
     with pytest.raises(TicketError, match="mismatched world sizes.*saved by 2 process.*resumed on 1"):
         single.load_ticket(ticket)
+
+
+def link_worker(rank: int, world: int, port: int, data, out: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(rank)
+        ugs = DistributedUGS(GCN(data.num_features, 16, 8), data, LinkPrediction(data), batch_size=600,
+                             num_neighbors=[5, 5], mask_epochs=4, retrain_epochs=3)
+        record = ugs.step()
+        torch.save({"keep": ugs.graph.keep, "state": ugs.model.state_dict(), "test": record["test"]},
+                   f"{out}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_agree_on_link_prediction(cora, tmp_path):
+    data = link_split(cora)
+    mp.spawn(link_worker, args=(2, free_port(), data, str(tmp_path)), nprocs=2, join=True)
+    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert int((~a["keep"]).sum()) == round(0.05 * data.edge_index.size(1) // 2)
+    assert torch.equal(a["keep"], b["keep"]) and a["test"] == b["test"]
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
 
 
 def driver(rank: int, world: int, port: int, out: str) -> None:
