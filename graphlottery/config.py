@@ -156,8 +156,11 @@ class GLTConfig(Config):
     (:class:`~graphlottery.lottery.MiniBatchUGS`: each step trains on the ``num_neighbors``-per-layer
     sampled neighbourhood of ``batch_size`` training nodes, or of the endpoints of ``batch_size``
     training edges and as many random pairs; evaluation on batches of ``eval_batch_size`` nodes
-    with ``eval_num_neighbors``, default all); ``distributed`` runs it on every process of a ``torchrun`` launch
-    (:class:`~graphlottery.lottery.DistributedUGS`, ``batch_size`` per process).
+    with ``eval_num_neighbors``, default all). ``num_parts`` (node classification, without
+    ``batch_size``) trains on cluster batches instead: the subgraphs induced by a random partition
+    of the nodes into that many parts, for deep models (DeeperGCN on ogbn-proteins).
+    ``distributed`` runs either on every process of a ``torchrun`` launch
+    (:class:`~graphlottery.lottery.DistributedUGS`; ``batch_size`` is per process).
     """
 
     dataset: str
@@ -202,6 +205,7 @@ class GLTConfig(Config):
     num_neighbors: list[int] = field(default_factory=lambda: [10, 10])
     eval_batch_size: int | None = None
     eval_num_neighbors: list[int] | None = None
+    num_parts: int | None = None
     distributed: bool = False
     device: str = "cpu"
     data_root: str | None = None
@@ -229,9 +233,13 @@ class GLTConfig(Config):
                               f"link_metric {self.link_metric!r}")
         if self.decoder != "dot" and self.task != "link":
             raise ConfigError(f"decoder {self.decoder!r} scores node pairs and needs task: link, got {self.task!r}")
-        if self.distributed and self.batch_size is None:
+        if self.num_parts is not None:
+            if self.task != "node" or self.batch_size is not None or self.num_parts < 1:
+                raise ConfigError(f"num_parts (cluster batches, >= 1) trains node classification without batch_size, "
+                                  f"got num_parts {self.num_parts}, task {self.task!r}, batch_size {self.batch_size}")
+        elif self.distributed and self.batch_size is None:
             raise ConfigError("distributed runs are mini-batch: set batch_size (training nodes or edges per step "
-                              "and process)")
+                              "and process) or num_parts")
         if self.batch_size is not None:
             if self.task == "graph":
                 raise ConfigError("mini-batch UGS (batch_size) trains node classification and link prediction; "

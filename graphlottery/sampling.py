@@ -107,12 +107,8 @@ class NeighborSampler:
         ``num_neighbors`` overrides the fan-outs for this call (e.g. ``[-1, -1]`` for exact
         inference); ``generator`` drives the draws."""
         fanouts = self.num_neighbors if num_neighbors is None else check_fanouts(num_neighbors)
-        seeds = seeds.to(self.rowptr.device, torch.long)
+        seeds = self._enter(seeds)
         local = self._local
-        local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
-        if int(local[seeds].unique().numel()) != seeds.numel():
-            local[seeds] = -1
-            raise ValueError("seed nodes must be distinct")
         nodes, edges, count, frontier = [seeds], [], seeds.numel(), seeds
         for k in fanouts:
             e_id = self._hop(frontier, k, generator)
@@ -126,3 +122,22 @@ class NeighborSampler:
         edge_index = local[self.edge_index[:, e_id]]
         local[n_id] = -1
         return SampledSubgraph(n_id, e_id, edge_index, seeds.numel())
+
+    def induced(self, nodes: Tensor) -> SampledSubgraph:
+        """The subgraph induced by ``nodes`` (``[B]`` distinct global ids): every sampleable edge
+        with both ends among them (a cluster batch). All of ``nodes`` are seeds, in order."""
+        nodes = self._enter(nodes)
+        e_id = self._hop(nodes, -1, None)
+        e_id = e_id[self._local[self.edge_index[0, e_id]] >= 0]
+        edge_index = self._local[self.edge_index[:, e_id]]
+        self._local[nodes] = -1
+        return SampledSubgraph(nodes, e_id, edge_index, nodes.numel())
+
+    def _enter(self, seeds: Tensor) -> Tensor:
+        """Give ``seeds`` local ids ``0..B-1`` in the scratch map; they must be distinct."""
+        seeds = seeds.to(self.rowptr.device, torch.long)
+        self._local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
+        if int(self._local[seeds].unique().numel()) != seeds.numel():
+            self._local[seeds] = -1
+            raise ValueError("seed nodes must be distinct")
+        return seeds

@@ -190,6 +190,9 @@ def test_ogb_metric_is_the_evaluators(arxiv, proteins):
     assert test == pytest.approx(sum(roc_auc_score(y[:, t], score[:, t]) for t in both) / len(both))
     task.loss(out).backward()  # binary cross-entropy over the 112 tasks of the training nodes
     assert out.grad[~proteins.train_mask].abs().sum() == 0
+    train = proteins.train_mask.nonzero().view(-1)  # mini-batch losses sum to the full-batch one
+    halves = sum(task.batch_loss(out[part], part) for part in train.tensor_split(2)) / train.numel()
+    assert float(halves.detach()) == pytest.approx(float(task.loss(out).detach()), rel=1e-5)
     with pytest.raises(ValueError, match="112 task"):
         OGBNodeClassification(arxiv, "ogbn-proteins")
 
@@ -214,8 +217,10 @@ def test_glt_rounds_on_arxiv_like_give_exact_sparsities(ogb_root, arxiv, tmp_pat
 
 
 def test_glt_on_proteins_like_scores_roc_auc(ogb_root, tmp_path):
-    config = _tiny(dataset="ogbn-proteins", norm="layer", mlp_layers=2, rounds=1, data_root=str(ogb_root))
-    results = run_glt(config, tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="does not fit full-batch.*set num_parts"):
+        run_glt(_tiny(dataset="ogbn-proteins", rounds=1, data_root=str(ogb_root)), tmp_path / "full", progress=False)
+    config = _tiny(dataset="ogbn-proteins", norm="layer", mlp_layers=2, rounds=1, num_parts=2, data_root=str(ogb_root))
+    results = run_glt(config, tmp_path / "run", progress=False)  # cluster batches, 112 binary tasks
     assert results["metric"] == "roc_auc"
     assert all(0.0 <= r["test"] <= 1.0 for r in results["rounds"])
 

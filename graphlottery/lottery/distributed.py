@@ -107,7 +107,7 @@ class DistributedUGS(MiniBatchUGS):
 
     RUN_OPTIONS = ("lr", "weight_decay", "s1", "s2", "mask_epochs", "retrain_epochs", "prune_graph", "prune_weight",
                    "mask_weight_decay", "mask_noise", "l1", "early_bird", "batch_size", "num_neighbors",
-                   "eval_batch_size", "eval_num_neighbors", "seed")
+                   "eval_batch_size", "eval_num_neighbors", "num_parts", "seed")
 
     def _agree(self, mine: dict[str, Any], when: str) -> None:
         """Raise ``ValueError`` naming the keys where another process's ``mine`` differs. A

@@ -73,6 +73,8 @@ RUN_ONLY = {"rounds", "seeds", "random_baseline", "device", "data_root"}  # may 
 NEEDS_MINI_BATCH = {  # graphs whose full-batch epoch does not fit in memory
     "ogbn-products": "2.4M nodes and 124M directed edges: one GENConv layer alone moves a 124M x hidden "
                      "message tensor (63 GB at hidden 128)",
+    "ogbn-proteins": "132k nodes and 79M directed edges: each of DeeperGCN's 28 layers keeps a 79M x 64 message "
+                     "tensor (20 GB) for the backward pass",
 }
 
 
@@ -114,10 +116,11 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     if config.init is not None:
         load_encoder(model, config.init, dataset=config.dataset)
     kind, mini = UGS, {}
-    if config.batch_size is not None:
+    if config.batch_size is not None or config.num_parts is not None:
         kind = DistributedUGS if config.distributed else MiniBatchUGS
-        mini = {"batch_size": config.batch_size, "num_neighbors": config.num_neighbors,
-                "eval_batch_size": config.eval_batch_size, "eval_num_neighbors": config.eval_num_neighbors}
+        mini = {"batch_size": config.batch_size or 1024, "num_neighbors": config.num_neighbors,
+                "eval_batch_size": config.eval_batch_size, "eval_num_neighbors": config.eval_num_neighbors,
+                "num_parts": config.num_parts}
     writer = _rank() == 0
     ugs = kind(
         model,
@@ -232,10 +235,10 @@ def load_data(config: GLTConfig) -> tuple[Any, dict | None]:
     elif config.task == "graph":
         data = graph_union(load_tu(config.dataset, config.data_root))
         data.name = TU[config.dataset.lower()]
-    elif config.dataset.lower() in NEEDS_MINI_BATCH and config.batch_size is None:
+    elif config.dataset.lower() in NEEDS_MINI_BATCH and config.batch_size is None and config.num_parts is None:
         raise ConfigError(f"{config.dataset} does not fit full-batch training "
                           f"({NEEDS_MINI_BATCH[config.dataset.lower()]}); it needs mini-batch training (graph "
-                          "partitions or sampled subgraphs): set batch_size and num_neighbors")
+                          "partitions or sampled subgraphs): set num_parts, or batch_size and num_neighbors")
     elif config.dataset.lower() in OGBN:
         data = load_ogbn(config.dataset, config.data_root)
     elif config.dataset.lower() in OGBL:

@@ -2,7 +2,10 @@
 
 Every optimisation step trains on the sampled neighbourhood of a batch of training nodes
 (:class:`~graphlottery.sampling.NeighborSampler`), or for link prediction of the endpoints of a
-batch of training edges and as many uniformly drawn node pairs. A sampled edge with global id ``e`` reads
+batch of training edges and as many uniformly drawn node pairs; or, with ``num_parts`` (cluster
+batches, for deep models whose sampled neighbourhoods would cover the graph), on the subgraph
+induced by one part of a random partition of all nodes, with the loss of the training nodes in
+it (DeeperGCN's ogbn-proteins recipe). A sampled edge with global id ``e`` reads
 its mask value from the one global score vector of the
 :class:`~graphlottery.graph.MaskedGraph`,
 
@@ -41,14 +44,19 @@ from graphlottery.tasks import LinkPrediction, NodeClassification
 
 
 class MiniBatchUGS(UGS):
-    """:class:`~graphlottery.lottery.ugs.UGS` on sampled subgraphs (single-label node
-    classification or link prediction).
+    """:class:`~graphlottery.lottery.ugs.UGS` on sampled subgraphs (node classification,
+    single- or multi-label, or link prediction).
 
     Args:
-        model, data, task: as for :class:`UGS`; ``task`` must be a single-label
+        model, data, task: as for :class:`UGS`; ``task`` must be a
             :class:`~graphlottery.tasks.NodeClassification` (the default) or a
             :class:`~graphlottery.tasks.LinkPrediction`.
         batch_size: training nodes (link prediction: training edges) per step and process.
+        num_parts: cluster batches instead (node classification): every epoch splits a random
+            permutation of all nodes into ``num_parts`` parts (rounded up to a multiple of the
+            number of processes), and a step trains on the subgraph each part induces;
+            evaluation uses one fixed random partition the same way. ``batch_size`` and the
+            fan-outs are then unused.
         num_neighbors: fan-out per layer for training, e.g. ``[15, 10, 5]``; ``-1``: all.
         eval_batch_size: evaluated nodes per inference batch (default: ``4 * batch_size``).
         eval_num_neighbors: fan-outs for evaluation; default all neighbours (exact inference
@@ -73,15 +81,18 @@ class MiniBatchUGS(UGS):
         num_neighbors: Sequence[int] = (10, 10),
         eval_batch_size: int | None = None,
         eval_num_neighbors: Sequence[int] | None = None,
+        num_parts: int | None = None,
         **kwargs: Any,
     ):
         super().__init__(model, data, task, **kwargs)
         self.link = isinstance(self.task, LinkPrediction)
-        node = isinstance(self.task, NodeClassification) and not getattr(self.task, "multilabel", False)
-        if not (self.link or node):
-            raise ValueError("mini-batch UGS trains single-label node classification or link prediction; got a "
-                             f"{'multi-label ' if getattr(self.task, 'multilabel', False) else ''}"
+        if not (self.link or isinstance(self.task, NodeClassification)):
+            raise ValueError("mini-batch UGS trains node classification or link prediction; got a "
                              f"{type(self.task).__name__} task")
+        if num_parts is not None and (self.link or not 1 <= num_parts <= self.graph.num_nodes):
+            raise ValueError(f"num_parts must be in [1, {self.graph.num_nodes}] for node classification, got "
+                             f"{num_parts}{' for link prediction (use batch_size)' if self.link else ''}")
+        self.num_parts = num_parts
         if batch_size < 1 or (eval_batch_size is not None and eval_batch_size < 1):
             raise ValueError(f"batch sizes must be >= 1, got {batch_size} and {eval_batch_size}")
         self.batch_size = int(batch_size)
@@ -92,7 +103,11 @@ class MiniBatchUGS(UGS):
         self.rank, self.world_size = self._world()
         self.train_items = self.task.train.size(1) if self.link else self.task.splits["train"].numel()
         self.steps = math.ceil(self.train_items / (self.batch_size * self.world_size))
-        if self.train_items < self.steps * self.world_size:
+        if self.num_parts is not None:  # parts need not hold training nodes
+            self.steps = math.ceil(self.num_parts / self.world_size)
+            self._is_train = torch.zeros(self.graph.num_nodes, dtype=torch.bool, device=self.device)
+            self._is_train[self.task.splits["train"]] = True
+        elif self.train_items < self.steps * self.world_size:
             raise ValueError(f"{self.train_items} training {'edges' if self.link else 'nodes'} cannot fill "
                              f"{self.steps} steps on {self.world_size} processes")
         if self.link:  # the endpoints of every evaluated pair, positive or negative
@@ -110,7 +125,7 @@ class MiniBatchUGS(UGS):
         """Width of the model's output: classes, or (link prediction) the embedding, read from
         one node without edges in eval mode."""
         if not self.link:
-            return self.task.num_classes
+            return self.task.num_outputs
         was_training = self.model.training
         self.model.eval()
         empty = torch.zeros(2, 0, dtype=torch.long, device=self.device)
@@ -154,9 +169,13 @@ class MiniBatchUGS(UGS):
         return out[: sub.batch_size]
 
     def batches(self) -> Iterator[tuple[Tensor, int]]:
-        """This process's training items of each step of one epoch (seed nodes ``[b]``, or
-        training edges ``[2, b]`` for link prediction), with the size of the step's group (all
-        processes' items of that step together)."""
+        """This process's training items of each step of one epoch (seed nodes ``[b]``, training
+        edges ``[2, b]`` for link prediction, a part's nodes for cluster batches), with the size
+        of the step's group (all processes' training nodes or edges of that step together)."""
+        if self.num_parts is not None:
+            for group in self._partition(self._shuffle):
+                yield group[self.rank], sum(int(self._is_train[p].sum()) for p in group)
+            return
         train = self.task.train if self.link else self.task.splits["train"]
         order = torch.randperm(self.train_items, generator=self._shuffle, device=self.device)
         pieces = order.tensor_split(self.steps * self.world_size)
@@ -164,13 +183,22 @@ class MiniBatchUGS(UGS):
             group = pieces[step * self.world_size:(step + 1) * self.world_size]
             yield train[..., group[self.rank]], sum(p.numel() for p in group)
 
+    def _partition(self, generator: torch.Generator) -> list[list[Tensor]]:
+        """A random partition of all nodes into ``steps`` groups of one part per process."""
+        order = torch.randperm(self.graph.num_nodes, generator=generator, device=self.device)
+        parts = order.tensor_split(self.steps * self.world_size)
+        return [list(parts[i:i + self.world_size]) for i in range(0, len(parts), self.world_size)]
+
     def _losses(self, view: NeighborSampler) -> Iterator[Tensor]:
         for items, group_size in self.batches():
             if self.link:
                 yield self._link_loss(view, items) / group_size
-                continue
-            sub = view.sample(items, self._sampling)
-            yield F.cross_entropy(self._forward(sub), self.task.y[items], reduction="sum") / group_size
+            elif self.num_parts is not None:
+                train = self._is_train[items]
+                out = self._forward(view.induced(items))
+                yield self.task.batch_loss(out[train], items[train]) / max(group_size, 1)
+            else:
+                yield self.task.batch_loss(self._forward(view.sample(items, self._sampling)), items) / group_size
 
     def _link_loss(self, view: NeighborSampler, pos: Tensor) -> Tensor:
         """Summed binary cross-entropy of the training edges ``pos`` (``[2, b]``) and of ``b``
@@ -187,8 +215,18 @@ class MiniBatchUGS(UGS):
         with several processes each computes its share and the rows are summed over them."""
         self.model.eval()
         generator = torch.Generator(device=self.device).manual_seed(derived_seed(self.seed, self.round, 6))
-        share = torch.arange(nodes.numel(), device=self.device).tensor_split(self.world_size)[self.rank]
         out = torch.zeros(nodes.numel(), self.out_width, device=self.device)
+        if self.num_parts is not None:  # cluster batches: each part's induced subgraph
+            slot = torch.full((self.graph.num_nodes,), -1, dtype=torch.long, device=self.device)
+            slot[nodes] = torch.arange(nodes.numel(), device=self.device)
+            for group in self._partition(generator):
+                rows = slot[group[self.rank]]
+                wanted = rows >= 0
+                if bool(wanted.any()):
+                    out[rows[wanted]] = self._forward(view.induced(group[self.rank]))[wanted].float()
+            self._all_reduce_([out])
+            return out
+        share = torch.arange(nodes.numel(), device=self.device).tensor_split(self.world_size)[self.rank]
         for rows in share.split(self.eval_batch_size):
             out[rows] = self._forward(view.sample(nodes[rows], generator, self.eval_num_neighbors)).float()
         self._all_reduce_([out])

@@ -31,6 +31,7 @@ class NodeClassification:
             if index.numel() == 0:
                 raise ValueError(f"data.{key}_mask selects no nodes")
         self.num_classes = int(data.y.max()) + 1
+        self.num_outputs = self.num_classes  # the model's output width
 
     def to(self, device: torch.device | str) -> NodeClassification:
         self.y = self.y.to(device)
@@ -40,6 +41,11 @@ class NodeClassification:
     def loss(self, out: Tensor) -> Tensor:
         idx = self.splits["train"]
         return F.cross_entropy(out[idx], self.y[idx])
+
+    def batch_loss(self, out: Tensor, nodes: Tensor) -> Tensor:
+        """The loss of ``nodes`` (``[b]``) from their outputs ``out`` (``[b, num_outputs]``),
+        summed over nodes: dividing by the number of training nodes gives :meth:`loss`."""
+        return F.cross_entropy(out, self.y[nodes], reduction="sum")
 
     @torch.no_grad()
     def evaluate(self, out: Tensor) -> tuple[float, float]:
@@ -74,6 +80,12 @@ class OGBNodeClassification(NodeClassification):
             return super().loss(out)
         idx = self.splits["train"]
         return F.binary_cross_entropy_with_logits(out[idx], self.y[idx].to(out.dtype))
+
+    def batch_loss(self, out: Tensor, nodes: Tensor) -> Tensor:
+        if not self.multilabel:
+            return super().batch_loss(out, nodes)
+        target = self.y[nodes].to(out.dtype)  # mean over tasks, summed over nodes
+        return F.binary_cross_entropy_with_logits(out, target, reduction="sum") / max(out.size(1), 1)
 
     @torch.no_grad()
     def evaluate(self, out: Tensor) -> tuple[float, float]:
