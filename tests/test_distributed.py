@@ -70,12 +70,12 @@ def test_two_processes_agree_on_link_prediction(cora, tmp_path):
     data = link_split(cora)
     mp.spawn(link_worker, args=(2, free_port(), data, str(tmp_path)), nprocs=2, join=True)
     a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
-    assert int((~a["keep"]).sum()) == round(0.05 * data.edge_index.size(1) // 2)
+    assert int((~a["keep"]).sum()) == round(0.05 * (data.edge_index.size(1) // 2))
     assert torch.equal(a["keep"], b["keep"]) and a["test"] == b["test"]
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
 
 
-def driver(rank: int, world: int, port: int, out: str) -> None:
+def driver(rank: int, world: int, port: int, out: str, elsewhere: str | None = None) -> None:
     import os
 
     from graphlottery.config import GLTConfig
@@ -87,7 +87,7 @@ def driver(rank: int, world: int, port: int, out: str) -> None:
     config = GLTConfig(dataset="Cora", hidden=16, batch_size=35, num_neighbors=[5, 5], distributed=True, rounds=1,
                        mask_epochs=3, retrain_epochs=2, random_baseline=False)
     try:
-        run_glt(config, out, progress=False)
+        run_glt(config, elsewhere if rank == 1 and elsewhere else out, progress=False)
     finally:
         dist.destroy_process_group()
 
@@ -97,6 +97,9 @@ def test_the_glt_driver_runs_on_two_processes(tmp_path):
     ticket = Ticket.load(tmp_path / "seed_0" / "round_01.pt")
     assert ticket.config["world_size"] == 2 and int((~ticket.edge_mask).sum()) == 2 * round(0.05 * 5278)
     assert (tmp_path / "results.json").is_file()
+    # resumed, with one process that cannot see the run's folder: refused instead of a hang
+    with pytest.raises(mp.ProcessRaisedException, match=r"when resuming .* in \['finished_rounds'\]"):
+        mp.spawn(driver, args=(2, free_port(), str(tmp_path), str(tmp_path / "elsewhere")), nprocs=2, join=True)
 
 
 def disagreeing(rank: int, world: int, port: int, data, what: str) -> None:

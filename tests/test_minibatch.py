@@ -90,8 +90,44 @@ def test_cluster_batches_prune_like_full_batch(cora):
     parts, group = next(four.batches())
     assert four.steps == 4 and parts.numel() == 677 and group == int(cora.train_mask[parts].sum())
     assert four.step()["graph_sparsity"] == pytest.approx(264 / 5278)
-    with pytest.raises(ValueError, match="num_parts must be in"):
-        MiniBatchUGS(GCN(cora.num_features, 8, 7), cora, num_parts=0)
+    many = MiniBatchUGS(GCN(cora.num_features, 8, 7), cora, num_parts=200)
+    many._seed(1)
+    sizes = [size for _, size in many.batches()]  # groups without training nodes are skipped
+    assert sum(sizes) == 140 and 0 not in sizes and len(sizes) < 200
+    for parts in (0, 1355):
+        with pytest.raises(ValueError, match="every part needs at least 2"):
+            MiniBatchUGS(GCN(cora.num_features, 8, 7), cora, num_parts=parts)
+
+
+def test_batch_losses_are_the_full_batch_loss(cora):
+    """Without dropout, one cluster batch holding the whole graph gives full batch's loss, and a
+    link batch (GIN, every neighbour: exact embeddings) gives the BCE of its pairs."""
+    from graphlottery import GIN
+    from graphlottery.sparse import Adjacency
+
+    torch.manual_seed(0)
+    ugs = MiniBatchUGS(GCN(cora.num_features, 16, 7), cora, num_parts=1)
+    ugs.model.eval()
+    ugs._seed(1)
+    loss = next(ugs._losses(ugs._view()))
+    full = ugs.task.loss(ugs.model(cora.x, Adjacency(cora.edge_index, cora.num_nodes)))
+    assert float(loss) == pytest.approx(float(full), rel=1e-5)
+
+    data = link_split(cora, seed=0)
+    link = MiniBatchUGS(GIN(cora.num_features, 16, 8), data, LinkPrediction(data), batch_size=500,
+                        num_neighbors=[-1, -1])
+    link.model.eval()
+    link._seed(1)
+    pos, group = next(link.batches())
+    state = link._sampling.get_state()
+    loss = link._link_loss(link._view(), pos)
+    link._sampling.set_state(state)
+    neg = torch.randint(0, cora.num_nodes, pos.shape, generator=link._sampling)
+    z = link.model(data.x, Adjacency(data.edge_index, cora.num_nodes))
+    logits = torch.cat([link.task.decode(z, pos), link.task.decode(z, neg)])
+    labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
+    assert group == pos.size(1) == 499 and float(loss) == pytest.approx(float(expected), rel=1e-4)
 
 
 def test_minibatch_link_prediction_round(cora):

@@ -29,6 +29,7 @@ number raises :class:`~graphlottery.lottery.ticket.TicketError`.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -109,7 +110,7 @@ class DistributedUGS(MiniBatchUGS):
                    "mask_weight_decay", "mask_noise", "l1", "early_bird", "batch_size", "num_neighbors",
                    "eval_batch_size", "eval_num_neighbors", "num_parts", "seed")
 
-    def _agree(self, mine: dict[str, Any], when: str) -> None:
+    def agree(self, mine: dict[str, Any], when: str) -> None:
         """Raise ``ValueError`` naming the keys where another process's ``mine`` differs. A
         process that went on with other options or from another round would wait forever in a
         collective the others never reach, so the processes compare before they start."""
@@ -128,13 +129,17 @@ class DistributedUGS(MiniBatchUGS):
         mine.update(graph=self.graph.fingerprint, directed=self.graph.directed, task=type(self.task).__name__,
                     train_items=self.train_items,
                     model=[(k, tuple(v.shape)) for k, v in self.rewind_state.items()])
-        self._agree(mine, "at construction")
+        self.agree(mine, "at construction")
 
     def _check_same_round(self, phase: str) -> None:
         """Every process must start the same round from the same masks (e.g. all resumed from
         the same ticket: a process without the run's files would start again at round 0)."""
-        self._agree({"phase": phase, "round": self.round, "edges_kept": int(self.graph.keep.sum()),
-                     "weights_kept": sum(int(m.sum()) for _, m in self.masks.items())}, "at the start of a round")
+        digest = hashlib.sha1(self.graph.keep.cpu().numpy().tobytes())
+        for _, mask in self.masks.items():
+            digest.update(mask.cpu().numpy().tobytes())
+        self.agree({"phase": phase, "round": self.round, "edges_kept": int(self.graph.keep.sum()),
+                    "weights_kept": sum(int(m.sum()) for _, m in self.masks.items()), "masks": digest.hexdigest()},
+                   "at the start of a round")
 
     def dense(self) -> dict[str, Any]:
         self._check_same_round("dense")

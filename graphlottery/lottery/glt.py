@@ -118,9 +118,9 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     kind, mini = UGS, {}
     if config.batch_size is not None or config.num_parts is not None:
         kind = DistributedUGS if config.distributed else MiniBatchUGS
-        mini = {"batch_size": config.batch_size or 1024, "num_neighbors": config.num_neighbors,
-                "eval_batch_size": config.eval_batch_size, "eval_num_neighbors": config.eval_num_neighbors,
-                "num_parts": config.num_parts}
+        mini = {"batch_size": 1024 if config.batch_size is None else config.batch_size,
+                "num_neighbors": config.num_neighbors, "eval_batch_size": config.eval_batch_size,
+                "eval_num_neighbors": config.eval_num_neighbors, "num_parts": config.num_parts}
     writer = _rank() == 0
     ugs = kind(
         model,
@@ -145,6 +145,8 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         progress=progress and writer,
         **mini,
     )
+    if isinstance(ugs, DistributedUGS):  # a process that cannot see --out would start again at round 0
+        ugs.agree({"finished_rounds": len(history)}, f"when resuming {seed_dir}")
     if history:
         ugs.load_ticket(Ticket.load(seed_dir / f"round_{len(history) - 1:02d}.pt"))
     rounds = tqdm(range(len(history), config.rounds + 1), desc=f"seed {seed}", disable=not (progress and writer),

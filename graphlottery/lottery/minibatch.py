@@ -63,9 +63,10 @@ class MiniBatchUGS(UGS):
             on the kept graph, as full-batch evaluation).
         **kwargs: every other :class:`UGS` option (``lr``, ``s1``, ``prune_graph``, ``seed``, ...).
 
-    An epoch takes ``ceil(n_train / batch_size)`` optimisation steps, so the L1 sub-gradient
-    is applied once per step; with ``batch_size >= n_train`` the search takes one step per
-    epoch like full-batch UGS.
+    An epoch takes ``ceil(n_train / (batch_size W))`` optimisation steps (``W`` processes;
+    cluster batches: ``ceil(num_parts / W)``, less the groups of parts without training nodes),
+    so the L1 sub-gradient is applied once per step; with ``batch_size >= n_train`` the search
+    takes one step per epoch like full-batch UGS.
     """
 
     sparse_features = False  # batches gather rows of x, which stays dense
@@ -89,9 +90,9 @@ class MiniBatchUGS(UGS):
         if not (self.link or isinstance(self.task, NodeClassification)):
             raise ValueError("mini-batch UGS trains node classification or link prediction; got a "
                              f"{type(self.task).__name__} task")
-        if num_parts is not None and (self.link or not 1 <= num_parts <= self.graph.num_nodes):
-            raise ValueError(f"num_parts must be in [1, {self.graph.num_nodes}] for node classification, got "
-                             f"{num_parts}{' for link prediction (use batch_size)' if self.link else ''}")
+        if num_parts is not None and self.link:
+            raise ValueError("cluster batches (num_parts) train node classification; link prediction samples "
+                             "the neighbourhoods of batch_size training edges")
         self.num_parts = num_parts
         if batch_size < 1 or (eval_batch_size is not None and eval_batch_size < 1):
             raise ValueError(f"batch sizes must be >= 1, got {batch_size} and {eval_batch_size}")
@@ -105,6 +106,11 @@ class MiniBatchUGS(UGS):
         self.steps = math.ceil(self.train_items / (self.batch_size * self.world_size))
         if self.num_parts is not None:  # parts need not hold training nodes
             self.steps = math.ceil(self.num_parts / self.world_size)
+            parts = self.steps * self.world_size  # rounded up to a multiple of the processes
+            if not 1 <= parts <= self.graph.num_nodes // 2:
+                raise ValueError(f"num_parts {self.num_parts} ({parts} on {self.world_size} process(es)) must be in "
+                                 f"[1, {self.graph.num_nodes // 2}]: every part needs at least 2 of the "
+                                 f"{self.graph.num_nodes} nodes")
             self._is_train = torch.zeros(self.graph.num_nodes, dtype=torch.bool, device=self.device)
             self._is_train[self.task.splits["train"]] = True
         elif self.train_items < self.steps * self.world_size:
@@ -122,10 +128,8 @@ class MiniBatchUGS(UGS):
 
     @torch.no_grad()
     def _out_width(self) -> int:
-        """Width of the model's output: classes, or (link prediction) the embedding, read from
-        one node without edges in eval mode."""
-        if not self.link:
-            return self.task.num_outputs
+        """Width of the model's output (classes, tasks or the link embedding), read from one node
+        without edges in eval mode."""
         was_training = self.model.training
         self.model.eval()
         empty = torch.zeros(2, 0, dtype=torch.long, device=self.device)
@@ -174,7 +178,9 @@ class MiniBatchUGS(UGS):
         of the step's group (all processes' training nodes or edges of that step together)."""
         if self.num_parts is not None:
             for group in self._partition(self._shuffle):
-                yield group[self.rank], sum(int(self._is_train[p].sum()) for p in group)
+                size = sum(int(self._is_train[p].sum()) for p in group)
+                if size:  # a group without training nodes would still move Adam and the L1 term
+                    yield group[self.rank], size
             return
         train = self.task.train if self.link else self.task.splits["train"]
         order = torch.randperm(self.train_items, generator=self._shuffle, device=self.device)
