@@ -138,7 +138,9 @@ class GLTConfig(Config):
     datasets; the model outputs ``embedding``-wide node embeddings scored by ``decoder``: ``dot``
     (:math:`z_u^\\top z_v`) or ``mlp`` (:class:`~graphlottery.nn.MLPDecoder` on
     :math:`z_u \\odot z_v`, trained, masked and rewound with the model); ``link_metric``: ``roc_auc``
-    or ``hits@K``, which ogbl-* datasets need and OGB's Evaluator computes) or graph
+    or ``hits@K``, which ogbl-* datasets need and OGB's Evaluator computes; ``link_val_as_input``:
+    score the test pairs with the validation edges added to message passing, as OGB allows for
+    ogbl-collab) or graph
     classification (``task: graph`` on a TU or OGB molecule dataset: one edge mask over the union of
     all its graphs, test fold ``fold`` of a stratified 10-fold split for TU; ``model: gin`` is then
     :class:`~graphlottery.nn.GINClassifier`, whose every-layer node embeddings are pooled per graph
@@ -171,6 +173,7 @@ class GLTConfig(Config):
     link_val: float = 0.05
     link_test: float = 0.1
     link_metric: str = "roc_auc"
+    link_val_as_input: bool = False
     decoder: str = "dot"
     pool: str = "mean"
     fold: int = 0
@@ -231,6 +234,9 @@ class GLTConfig(Config):
             raise ConfigError(f"{self.dataset} runs with task: link and a Hits@K link_metric scored by OGB's Evaluator "
                               f"(its own: {OGBL_METRIC[self.dataset.lower()]}), got task {self.task!r}, "
                               f"link_metric {self.link_metric!r}")
+        if self.link_val_as_input and (self.task != "link" or self.batch_size is not None):
+            raise ConfigError("link_val_as_input adds validation edges to message passing for the test pairs of a "
+                              f"full-batch link task; got task {self.task!r}, batch_size {self.batch_size}")
         if self.decoder != "dot" and self.task != "link":
             raise ConfigError(f"decoder {self.decoder!r} scores node pairs and needs task: link, got {self.task!r}")
         if self.num_parts is not None:

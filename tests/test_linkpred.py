@@ -67,3 +67,33 @@ def test_bad_link_config_is_named():
         GLTConfig(dataset="Cora", task="link", link_metric="mrr")
     with pytest.raises(ConfigError, match="link_val and link_test"):
         GLTConfig(dataset="Cora", task="link", link_val=0.6, link_test=0.5)
+
+
+def test_validation_edges_as_test_input(cora):
+    from graphlottery import GCN, UGS, ConfigError
+    from graphlottery.lottery import MiniBatchUGS
+    from graphlottery.sparse import Adjacency
+
+    split = link_split(cora, seed=0)
+    task = LinkPrediction(split, val_as_input=True)
+    assert task.test_input.shape == (2, 2 * split.val_edge_index.size(1))
+    records = {}
+    for flag in (False, True):  # same seed, same training: only the test pairs' graph differs
+        torch.manual_seed(0)
+        ugs = UGS(GCN(cora.num_features, 64, 16, dropout=0.0), split, LinkPrediction(split, val_as_input=flag),
+                  retrain_epochs=30, weight_decay=0.0)
+        records[flag] = ugs.dense()
+        model = ugs.model.eval()
+    assert records[True]["val"] == records[False]["val"] and records[True]["test"] != records[False]["test"]
+    # the test score is the one computed on training + validation edges
+    with torch.no_grad():
+        z = model(split.x, Adjacency(split.edge_index, cora.num_nodes))
+        z_test = model(split.x, Adjacency(torch.cat([split.edge_index, task.test_input], 1), cora.num_nodes))
+    val, test = task.evaluate(z, z_test)
+    assert val == task.evaluate(z)[0]
+    pos, neg = split.test_edge_index, split.test_neg_edge_index
+    assert test == roc_auc(task.decode(z_test, pos), task.decode(z_test, neg)) != task.evaluate(z)[1]
+    with pytest.raises(ValueError, match="full-batch only"):
+        MiniBatchUGS(GCN(cora.num_features, 8, 8), split, task)
+    with pytest.raises(ConfigError, match="link_val_as_input"):
+        GLTConfig(dataset="Cora", link_val_as_input=True)

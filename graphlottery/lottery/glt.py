@@ -92,7 +92,8 @@ def build_task(config: GLTConfig, data, split: dict | None = None, model: torch.
     if config.task == "link":
         evaluator = OGBL.get(config.dataset.lower())  # ogbl-*: Hits@K by OGB's Evaluator
         return LinkPrediction(data, config.link_metric, decoder=getattr(model, "decoder", None), evaluator=evaluator,
-                              check_leaks=evaluator is None)  # OGB's own split is the benchmark's
+                              check_leaks=evaluator is None,  # OGB's own split is the benchmark's
+                              val_as_input=config.link_val_as_input)
     if config.dataset.lower() in OGBN:
         return OGBNodeClassification(data, OGBN[config.dataset.lower()])
     if config.task == "graph":

@@ -90,6 +90,8 @@ class MiniBatchUGS(UGS):
         if not (self.link or isinstance(self.task, NodeClassification)):
             raise ValueError("mini-batch UGS trains node classification or link prediction; got a "
                              f"{type(self.task).__name__} task")
+        if self.link and self.task.test_input is not None:
+            raise ValueError("val_as_input (validation edges as test-time input) is full-batch only")
         if num_parts is not None and self.link:
             raise ValueError("cluster batches (num_parts) train node classification; link prediction samples "
                              "the neighbourhoods of batch_size training edges")

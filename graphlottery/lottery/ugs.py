@@ -168,24 +168,34 @@ class UGS:
 
     # --- what an epoch runs on (hooks: MiniBatchUGS samples subgraphs instead) -------------
     def _view(self) -> Any:
-        """What a phase's epochs run on: the model's input for the kept edges and their unit ids."""
+        """What a phase's epochs run on: the model's input for the kept edges, their unit ids,
+        and the input for scoring test pairs when the task adds edges there (else ``None``)."""
         edge_index, units = self.graph.kept_edges()
-        return self._graph_input(edge_index), units
+        extra = getattr(self.task, "test_input", None)
+        test_input = None if extra is None else self._graph_input(torch.cat([edge_index, extra], 1))
+        return self._graph_input(edge_index), units, test_input
 
     def _losses(self, view: Any) -> Iterator[Tensor]:
         """The losses of one epoch's optimisation steps, in order (full batch: one)."""
-        graph_input, units = view
+        graph_input, units, _ = view
         yield self.task.loss(self.model(self.x, graph_input, self._edge_weight(units)))
 
     def _reduce_gradients(self, params: list[Tensor]) -> None:
         """Combine the gradients of ``params`` across processes (one process: nothing to do)."""
 
     def _evaluate(self, view: Any) -> tuple[float, float]:
-        """``(val, test)`` of the model with the current masks."""
-        graph_input, units = view
+        """``(val, test)`` of the model with the current masks; test pairs are scored with the
+        task's ``test_input`` edges (unmasked) added to message passing when it has them."""
+        graph_input, units, test_input = view
         self.model.eval()
         with torch.no_grad():
-            return self.task.evaluate(self.model(self.x, graph_input, self._edge_weight(units)))
+            weight = self._edge_weight(units)
+            out = self.model(self.x, graph_input, weight)
+            if test_input is None:
+                return self.task.evaluate(out)
+            if weight is not None:
+                weight = torch.cat([weight, weight.new_ones(self.task.test_input.size(1))])
+            return self.task.evaluate(out, self.model(self.x, test_input, weight))
 
     def _fit_epoch(self, optimizer: torch.optim.Optimizer, view: Any,
                    scores: tuple[Tensor, list[Tensor]] | None = None, check: bool = False,

@@ -139,10 +139,13 @@ class LinkPrediction:
             ``Evaluator(evaluator).eval({"y_pred_pos", "y_pred_neg"})`` instead of :func:`hits_at_k`.
         check_leaks: refuse validation / test pairs that are also message-passing edges. Off for
             a benchmark's own split: ogbl-collab's 2018–2019 collaborations may repeat earlier ones.
+        val_as_input: score the test pairs with the validation edges added to message passing
+            (both directions, unmasked), as OGB allows for ogbl-collab; validation pairs are
+            always scored on the training edges alone. ``test_input`` holds those edges.
     """
 
     def __init__(self, data: Data, metric: str = "roc_auc", decoder: nn.Module | None = None,
-                 evaluator: str | None = None, check_leaks: bool = True):
+                 evaluator: str | None = None, check_leaks: bool = True, val_as_input: bool = False):
         self.metric = check_link_metric(metric)
         for key in ("val_edge_index", "val_neg_edge_index", "test_edge_index", "test_neg_edge_index"):
             if data.get(key) is None:
@@ -160,9 +163,13 @@ class LinkPrediction:
         self.evaluator = None if evaluator is None else ogb_link_evaluator(evaluator, int(metric[5:]))
         self.train = data.edge_index[:, data.edge_index[0] < data.edge_index[1]]
         self.eval_edges = {p: (data[f"{p}_edge_index"], data[f"{p}_neg_edge_index"]) for p in ("val", "test")}
+        val = data.val_edge_index
+        self.test_input = torch.cat([val, val.flip(0)], 1) if val_as_input else None
 
     def to(self, device: torch.device | str) -> LinkPrediction:
         self.train = self.train.to(device)
+        if self.test_input is not None:
+            self.test_input = self.test_input.to(device)
         self.eval_edges = {k: (p.to(device), q.to(device)) for k, (p, q) in self.eval_edges.items()}
         if self.decoder is not None:
             self.decoder.to(device)
@@ -193,6 +200,11 @@ class LinkPrediction:
         return hits_at_k(pos, neg, int(self.metric[5:]))
 
     @torch.no_grad()
-    def evaluate(self, z: Tensor) -> tuple[float, float]:
-        val, test = (self.metric_value(self.decode(z, p), self.decode(z, q)) for p, q in self.eval_edges.values())
-        return val, test
+    def evaluate(self, z: Tensor, z_test: Tensor | None = None) -> tuple[float, float]:
+        """``(val, test)`` from the embeddings ``z`` (``[N, d]``); ``z_test``: the embeddings
+        the test pairs are scored with (default ``z``; with ``val_as_input``, those computed with
+        the validation edges added)."""
+        (val_pos, val_neg), (test_pos, test_neg) = self.eval_edges["val"], self.eval_edges["test"]
+        z_test = z if z_test is None else z_test
+        val = self.metric_value(self.decode(z, val_pos), self.decode(z, val_neg))
+        return val, self.metric_value(self.decode(z_test, test_pos), self.decode(z_test, test_neg))
