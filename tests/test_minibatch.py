@@ -111,7 +111,7 @@ def test_batch_losses_are_the_full_batch_loss(cora):
     ugs._seed(1)
     loss = next(ugs._losses(ugs._view()))
     full = ugs.task.loss(ugs.model(cora.x, Adjacency(cora.edge_index, cora.num_nodes)))
-    assert float(loss) == pytest.approx(float(full), rel=1e-5)
+    assert loss.item() == pytest.approx(full.item(), rel=1e-5)
 
     data = link_split(cora, seed=0)
     link = MiniBatchUGS(GIN(cora.num_features, 16, 8), data, LinkPrediction(data), batch_size=500,
@@ -127,7 +127,7 @@ def test_batch_losses_are_the_full_batch_loss(cora):
     logits = torch.cat([link.task.decode(z, pos), link.task.decode(z, neg)])
     labels = torch.cat([torch.ones(pos.size(1)), torch.zeros(neg.size(1))])
     expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
-    assert group == pos.size(1) == 499 and float(loss) == pytest.approx(float(expected), rel=1e-4)
+    assert group == pos.size(1) == 499 and loss.item() == pytest.approx(expected.item(), rel=1e-4)
 
 
 def test_minibatch_link_prediction_round(cora):
