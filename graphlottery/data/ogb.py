@@ -8,6 +8,7 @@ import hashlib
 import importlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -125,12 +126,13 @@ def _source_digest(base: Path, layout: dict[str, list[str]]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _local_root(name: str, root: str | os.PathLike | None, known: dict, layout: dict[str, list[str]],
-                kind: str) -> Path:
-    """Check ``name`` and the ogb package, find the files under the data ``root`` and link them
-    into the cache; returns the cache folder OGB's loader reads."""
+def _local_root(name: str, root: str | os.PathLike | None, known: dict,
+                layout_of: Callable[[str], dict[str, list[str]]], kind: str) -> Path:
+    """Check ``name`` and the ogb package, find the files of ``layout_of(name)`` under the data
+    ``root`` and link them into the cache; returns the cache folder OGB's loader reads."""
     if name not in known:
         raise ValueError(f"unknown OGB {kind.lower()} dataset {name!r}; available: {sorted(known)}")
+    layout = layout_of(name)
     try:
         importlib.import_module(f"ogb.{kind.lower()}proppred")
     except ImportError:
@@ -182,7 +184,7 @@ def load_ogbn(name: str, root: str | os.PathLike | None = None) -> Data:
       of each node's incoming edge features (``[N, 8]``), as OGB's examples do.
     """
     key = name.lower()
-    dataset = _open_local(key, _local_root(key, root, OGBN, ogbn_layout(key) if key in OGBN else {}, "Node"))
+    dataset = _open_local(key, _local_root(key, root, OGBN, ogbn_layout, "Node"))
     graph, idx = dataset[0], dataset.get_idx_split()
     n = graph.num_nodes
     if key == "ogbn-proteins":
@@ -250,7 +252,7 @@ def load_ogbl(name: str, root: str | os.PathLike | None = None) -> Data:
       first linear layer is a learnable node embedding).
     """
     key = name.lower()
-    dataset = _open_local(key, _local_root(key, root, OGBL, ogbl_layout(key) if key in OGBL else {}, "Link"), "Link")
+    dataset = _open_local(key, _local_root(key, root, OGBL, ogbl_layout, "Link"), "Link")
     with torch.serialization.safe_globals(numpy_globals()):
         split = dataset.get_edge_split()
     graph = dataset[0]

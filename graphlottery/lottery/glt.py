@@ -119,9 +119,10 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     kind, mini = UGS, {}
     if config.batch_size is not None or config.num_parts is not None:
         kind = DistributedUGS if config.distributed else MiniBatchUGS
-        mini = {"batch_size": 1024 if config.batch_size is None else config.batch_size,
-                "num_neighbors": config.num_neighbors, "eval_batch_size": config.eval_batch_size,
+        mini = {"num_neighbors": config.num_neighbors, "eval_batch_size": config.eval_batch_size,
                 "eval_num_neighbors": config.eval_num_neighbors, "num_parts": config.num_parts}
+        if config.batch_size is not None:  # cluster batches leave MiniBatchUGS's default
+            mini["batch_size"] = config.batch_size
     writer = _rank() == 0
     ugs = kind(
         model,

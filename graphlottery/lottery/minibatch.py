@@ -179,8 +179,12 @@ class MiniBatchUGS(UGS):
         edges ``[2, b]`` for link prediction, a part's nodes for cluster batches), with the size
         of the step's group (all processes' training nodes or edges of that step together)."""
         if self.num_parts is not None:
-            for group in self._partition(self._shuffle):
-                size = sum(int(self._is_train[p].sum()) for p in group)
+            groups, order = self._partition(self._shuffle)
+            step_of = torch.repeat_interleave(torch.arange(self.steps, device=self.device),
+                                              torch.tensor([sum(p.numel() for p in g) for g in groups],
+                                                           device=self.device))
+            sizes = torch.bincount(step_of, self._is_train[order].float(), self.steps).long().tolist()  # one sync
+            for group, size in zip(groups, sizes):
                 if size:  # a group without training nodes would still move Adam and the L1 term
                     yield group[self.rank], size
             return
@@ -191,11 +195,12 @@ class MiniBatchUGS(UGS):
             group = pieces[step * self.world_size:(step + 1) * self.world_size]
             yield train[..., group[self.rank]], sum(p.numel() for p in group)
 
-    def _partition(self, generator: torch.Generator) -> list[list[Tensor]]:
-        """A random partition of all nodes into ``steps`` groups of one part per process."""
+    def _partition(self, generator: torch.Generator) -> tuple[list[list[Tensor]], Tensor]:
+        """A random partition of all nodes into ``steps`` groups of one part per process, and
+        the permutation the parts are consecutive slices of."""
         order = torch.randperm(self.graph.num_nodes, generator=generator, device=self.device)
         parts = order.tensor_split(self.steps * self.world_size)
-        return [list(parts[i:i + self.world_size]) for i in range(0, len(parts), self.world_size)]
+        return [list(parts[i:i + self.world_size]) for i in range(0, len(parts), self.world_size)], order
 
     def _losses(self, view: NeighborSampler) -> Iterator[Tensor]:
         for items, group_size in self.batches():
@@ -204,7 +209,7 @@ class MiniBatchUGS(UGS):
             elif self.num_parts is not None:
                 train = self._is_train[items]
                 out = self._forward(view.induced(items))
-                yield self.task.batch_loss(out[train], items[train]) / max(group_size, 1)
+                yield self.task.batch_loss(out[train], items[train]) / group_size
             else:
                 yield self.task.batch_loss(self._forward(view.sample(items, self._sampling)), items) / group_size
 
@@ -227,7 +232,7 @@ class MiniBatchUGS(UGS):
         if self.num_parts is not None:  # cluster batches: each part's induced subgraph
             slot = torch.full((self.graph.num_nodes,), -1, dtype=torch.long, device=self.device)
             slot[nodes] = torch.arange(nodes.numel(), device=self.device)
-            for group in self._partition(generator):
+            for group in self._partition(generator)[0]:
                 rows = slot[group[self.rank]]
                 wanted = rows >= 0
                 if bool(wanted.any()):
