@@ -234,9 +234,9 @@ class GLTConfig(Config):
             raise ConfigError(f"{self.dataset} runs with task: link and a Hits@K link_metric scored by OGB's Evaluator "
                               f"(its own: {OGBL_METRIC[self.dataset.lower()]}), got task {self.task!r}, "
                               f"link_metric {self.link_metric!r}")
-        if self.link_val_as_input and (self.task != "link" or self.batch_size is not None):
+        if self.link_val_as_input and self.task != "link":
             raise ConfigError("link_val_as_input adds validation edges to message passing for the test pairs of a "
-                              f"full-batch link task; got task {self.task!r}, batch_size {self.batch_size}")
+                              f"link task; got task {self.task!r}")
         if self.decoder != "dot" and self.task != "link":
             raise ConfigError(f"decoder {self.decoder!r} scores node pairs and needs task: link, got {self.task!r}")
         if self.num_parts is not None:

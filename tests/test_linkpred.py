@@ -71,7 +71,6 @@ def test_bad_link_config_is_named():
 
 def test_validation_edges_as_test_input(cora):
     from graphlottery import GCN, UGS, ConfigError
-    from graphlottery.lottery import MiniBatchUGS
     from graphlottery.sparse import Adjacency
 
     split = link_split(cora, seed=0)
@@ -93,7 +92,5 @@ def test_validation_edges_as_test_input(cora):
     assert val == task.evaluate(z)[0]
     pos, neg = split.test_edge_index, split.test_neg_edge_index
     assert test == roc_auc(task.decode(z_test, pos), task.decode(z_test, neg)) != task.evaluate(z)[1]
-    with pytest.raises(ValueError, match="full-batch only"):
-        MiniBatchUGS(GCN(cora.num_features, 8, 8), split, task)
     with pytest.raises(ConfigError, match="link_val_as_input"):
         GLTConfig(dataset="Cora", link_val_as_input=True)

@@ -146,6 +146,28 @@ def test_minibatch_link_prediction_round(cora):
     assert record["test"] > 0.8  # ROC-AUC from sampled neighbourhoods; measured 0.875
 
 
+def test_minibatch_scores_test_pairs_with_validation_edges(cora):
+    """``val_as_input`` in mini-batch: with every neighbour at evaluation (GIN: exact embeddings),
+    validation and test scores equal full batch's, with soft edge masks too (the validation edges
+    read mask value 1)."""
+    from graphlottery import GIN
+
+    data = link_split(cora, seed=0)
+    torch.manual_seed(0)
+    model = GIN(cora.num_features, 16, 8)
+    scores = torch.rand(data.edge_index.size(1) // 2, generator=torch.Generator().manual_seed(0))
+    results = {}
+    for kind, flag in (("mini", True), ("full", True), ("full", False)):
+        kw = dict(batch_size=500, num_neighbors=[3, 3], eval_batch_size=300) if kind == "mini" else {}
+        ugs = (MiniBatchUGS if kind == "mini" else UGS)(model, data, LinkPrediction(data, val_as_input=flag), **kw)
+        ugs.graph.make_soft()
+        ugs.graph.score.data.copy_(scores)
+        results[kind, flag] = ugs._evaluate(ugs._view())
+    assert results["mini", True] == pytest.approx(results["full", True], abs=1e-4)
+    assert results["full", True][0] == results["full", False][0]
+    assert results["full", True][1] != pytest.approx(results["full", False][1], abs=1e-3)
+
+
 def test_minibatch_refuses_what_it_cannot_train(cora):
     from graphlottery.data import load_tu
     from graphlottery.tasks import GraphClassification, graph_folds, graph_union

@@ -90,8 +90,6 @@ class MiniBatchUGS(UGS):
         if not (self.link or isinstance(self.task, NodeClassification)):
             raise ValueError("mini-batch UGS trains node classification or link prediction; got a "
                              f"{type(self.task).__name__} task")
-        if self.link and self.task.test_input is not None:
-            raise ValueError("val_as_input (validation edges as test-time input) is full-batch only")
         if num_parts is not None and self.link:
             raise ValueError("cluster batches (num_parts) train node classification; link prediction samples "
                              "the neighbourhoods of batch_size training edges")
@@ -119,10 +117,25 @@ class MiniBatchUGS(UGS):
             raise ValueError(f"{self.train_items} training {'edges' if self.link else 'nodes'} cannot fill "
                              f"{self.steps} steps on {self.world_size} processes")
         if self.link:  # the endpoints of every evaluated pair, positive or negative
-            self.eval_nodes = torch.unique(torch.cat([torch.cat(pq, 1) for pq in self.task.eval_edges.values()], 1))
+            self.split_nodes = {k: torch.unique(torch.cat(pq, 1)) for k, pq in self.task.eval_edges.items()}
+            self.eval_nodes = torch.unique(torch.cat(list(self.split_nodes.values())))
         else:
             self.eval_nodes = torch.unique(torch.cat([self.task.splits["val"], self.task.splits["test"]]))
+        self._test_graph = self._test_graph_columns()
+        self._test_sampler: tuple[NeighborSampler, NeighborSampler] | None = None
         self.out_width = self._out_width()
+
+    def _test_graph_columns(self) -> tuple[Tensor, Tensor, Tensor] | None:
+        """With a task that scores test pairs on extra edges (``val_as_input``): the columns
+        ``[2, E + V]`` of ``edge_index`` followed by those edges, the unit id of each (the extra
+        ones get the self-loop id, which reads mask value 1) and the ids of the extra columns."""
+        extra = getattr(self.task, "test_input", None)
+        if extra is None:
+            return None
+        edge_index, unit = self.graph.data.edge_index, self.graph.edge_unit
+        ids = torch.arange(edge_index.size(1), edge_index.size(1) + extra.size(1), device=self.device)
+        return (torch.cat([edge_index, extra], 1), torch.cat([unit, unit.new_full(ids.shape, self.graph.num_units)]),
+                ids)
 
     def _world(self) -> tuple[int, int]:
         """This process's rank and the number of processes (one process here)."""
@@ -167,11 +180,13 @@ class MiniBatchUGS(UGS):
         kept = self.graph.edge_mask().nonzero().view(-1)
         return NeighborSampler(self.graph.data.edge_index, self.graph.num_nodes, self.num_neighbors, kept)
 
-    def _forward(self, sub: SampledSubgraph) -> Tensor:
+    def _forward(self, sub: SampledSubgraph, units: Tensor | None = None) -> Tensor:
         """Model output for the seeds of ``sub`` (``[batch_size, out_width]``); the subgraph's edges
-        read their mask values through their global ids."""
+        read their mask values through their global ids (``units``: the unit id of every column
+        of the sampled graph, default ``graph.edge_unit``)."""
         graph_input = Adjacency(sub.edge_index, sub.n_id.numel(), check=False) if self.native else sub.edge_index
-        out = self.model(self.x[sub.n_id], graph_input, self._edge_weight(self.graph.edge_unit[sub.e_id]))
+        units = self.graph.edge_unit if units is None else units
+        out = self.model(self.x[sub.n_id], graph_input, self._edge_weight(units[sub.e_id]))
         return out[: sub.batch_size]
 
     def batches(self) -> Iterator[tuple[Tensor, int]]:
@@ -223,9 +238,10 @@ class MiniBatchUGS(UGS):
         return F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
 
     @torch.no_grad()
-    def predict(self, view: NeighborSampler, nodes: Tensor) -> Tensor:
+    def predict(self, view: NeighborSampler, nodes: Tensor, units: Tensor | None = None) -> Tensor:
         """Model outputs for ``nodes`` (``[n, C]``), batch by batch with the evaluation fan-outs;
-        with several processes each computes its share and the rows are summed over them."""
+        with several processes each computes its share and the rows are summed over them.
+        ``units``: as for :meth:`_forward`, when ``view`` samples another graph's columns."""
         self.model.eval()
         generator = torch.Generator(device=self.device).manual_seed(derived_seed(self.seed, self.round, 6))
         out = torch.zeros(nodes.numel(), self.out_width, device=self.device)
@@ -241,14 +257,29 @@ class MiniBatchUGS(UGS):
             return out
         share = torch.arange(nodes.numel(), device=self.device).tensor_split(self.world_size)[self.rank]
         for rows in share.split(self.eval_batch_size):
-            out[rows] = self._forward(view.sample(nodes[rows], generator, self.eval_num_neighbors)).float()
+            out[rows] = self._forward(view.sample(nodes[rows], generator, self.eval_num_neighbors), units).float()
         self._all_reduce_([out])
         return out
 
     def _evaluate(self, view: NeighborSampler) -> tuple[float, float]:
         out = torch.zeros(self.graph.num_nodes, self.out_width, device=self.device)
-        out[self.eval_nodes] = self.predict(view, self.eval_nodes)
-        return self.task.evaluate(out)
+        if self._test_graph is None:
+            out[self.eval_nodes] = self.predict(view, self.eval_nodes)
+            return self.task.evaluate(out)
+        val, test = self.split_nodes["val"], self.split_nodes["test"]  # val_as_input: two graphs
+        out[val] = self.predict(view, val)
+        out_test = torch.zeros_like(out)
+        out_test[test] = self.predict(self._test_view(view), test, self._test_graph[1])
+        return self.task.evaluate(out, out_test)
+
+    def _test_view(self, view: NeighborSampler) -> NeighborSampler:
+        """A sampler over ``view``'s edges plus the task's test-time edges (built once per view)."""
+        if self._test_sampler is None or self._test_sampler[0] is not view:
+            edge_index, _, extra = self._test_graph
+            sampler = NeighborSampler(edge_index, self.graph.num_nodes, self.num_neighbors,
+                                      torch.cat([view.csr_e_id, extra]))
+            self._test_sampler = (view, sampler)
+        return self._test_sampler[1]
 
     def inference_ms(self, repeats: int = 5) -> float:
         """Median wall time of batched inference over the validation and test nodes on the
