@@ -145,7 +145,10 @@ class GLTConfig(Config):
     all its graphs, test fold ``fold`` of a stratified 10-fold split for TU; ``model: gin`` is then
     :class:`~graphlottery.nn.GINClassifier`, whose every-layer node embeddings are pooled per graph
     by ``pool`` (``mean`` or ``sum``) and classified by its readout; other models' node outputs are
-    pooled as logits).
+    pooled as logits). ``graph_mask``: ``free`` (UGS: one trainable score per edge) or ``inductive``
+    (an :class:`~graphlottery.masks.EdgeScorer` scores every edge from its endpoints' features, so
+    the edges of unseen graphs are ranked by the rule learnt on the training graphs; the shipped
+    graph-classification configs use it, because free scores memorise the training graphs).
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
     code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
@@ -177,6 +180,7 @@ class GLTConfig(Config):
     decoder: str = "dot"
     pool: str = "mean"
     fold: int = 0
+    graph_mask: str = "free"
     split_seed: int = 0
     layers: int = 2
     heads: int = 8
@@ -223,7 +227,7 @@ class GLTConfig(Config):
         self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
                     {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link", "graph"),
                      "norm": ("batch", "layer"), "mlp_layers": (1, 2), "decoder": ("dot", "mlp"),
-                     "pool": ("mean", "sum")},
+                     "pool": ("mean", "sum"), "graph_mask": ("free", "inductive")},
                     datasets={**DATASETS, **graphs, **OGBN, **OGBL})
         if (self.dataset.lower() in graphs) != (self.task == "graph"):
             raise ConfigError(f"task {self.task!r} does not fit dataset {self.dataset!r}: graph classification "
@@ -237,6 +241,9 @@ class GLTConfig(Config):
         if self.link_val_as_input and self.task != "link":
             raise ConfigError("link_val_as_input adds validation edges to message passing for the test pairs of a "
                               f"link task; got task {self.task!r}")
+        if self.graph_mask == "inductive" and (self.batch_size is not None or self.num_parts is not None):
+            raise ConfigError("graph_mask: inductive scores every edge at each step and runs full-batch; "
+                              "remove batch_size / num_parts or use graph_mask: free")
         if self.decoder != "dot" and self.task != "link":
             raise ConfigError(f"decoder {self.decoder!r} scores node pairs and needs task: link, got {self.task!r}")
         if self.num_parts is not None:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -81,3 +83,53 @@ def test_graph_roc_auc_matches_ogb_evaluator():
     with pytest.raises(ValueError, match="binary"):
         GraphClassification(graph_union(load_tu("ENZYMES")), graph_folds(graph_union(load_tu("ENZYMES")).y, 0),
                             metric="roc_auc")
+
+
+def test_inductive_graph_mask_ranks_unseen_graphs_by_a_shared_rule():
+    """With an EdgeScorer, edges whose endpoints carry the same features get the same score in
+    every graph (held-out ones included); free scores do not. Pruning still takes exactly 5% of
+    each graph's edges."""
+    from graphlottery import GIN, UGS, EdgeScorer
+    from graphlottery.masks import unit_endpoints
+
+    union = graph_union(load_tu("MUTAG"))
+    split = graph_folds(union.y, 0)
+    groups = union.batch[union.edge_index[0]]
+    spread = {}
+    for inductive in (False, True):
+        torch.manual_seed(0)
+        ugs = UGS(GIN(union.num_features, 16, 2), union, GraphClassification(union, split, pool="sum"),
+                  lr=0.01, weight_decay=0.0, l1="decoupled", mask_epochs=20, seed=0, edge_groups=groups,
+                  edge_scorer=EdgeScorer(union.num_features) if inductive else None)
+        ugs.round = 1
+        edge_score, _ = ugs.search_masks()
+        pairs = unit_endpoints(union.edge_index, ugs.graph.edge_unit, ugs.graph.num_units)
+        kinds = torch.cat([union.x[pairs[0]] + union.x[pairs[1]], union.x[pairs[0]] * union.x[pairs[1]]], 1)
+        kind = torch.unique(kinds, dim=0, return_inverse=True)[1]
+        first = torch.zeros(int(kind.max()) + 1).scatter_(0, kind, edge_score)  # one score per kind of edge
+        spread[inductive] = float((edge_score - first[kind]).abs().max())
+        if inductive:
+            assert float(edge_score.std()) > 1e-3  # the scorer learnt something to rank by
+            keep = ugs._prune_graph(edge_score)
+            pruned = torch.zeros(188).index_add_(0, ugs.unit_groups, (~keep).float())
+            sizes = torch.bincount(ugs.unit_groups, minlength=188)
+            assert float((pruned - 0.05 * sizes).abs().max()) < 1 and pruned.sum() == round(0.05 * keep.numel())
+    assert spread[True] < 1e-5 < spread[False]
+
+
+def test_graph_mask_option_is_checked():
+    assert GLTConfig.from_yaml(Path(__file__).parents[1] / "configs/graphcls/mutag_gin.yaml").graph_mask == "inductive"
+    assert GLTConfig(dataset="MUTAG", task="graph").graph_mask == "free"  # UGS's own free scores
+    with pytest.raises(ConfigError, match="graph_mask"):
+        GLTConfig(dataset="MUTAG", task="graph", graph_mask="learned")
+    with pytest.raises(ConfigError, match="full-batch"):
+        GLTConfig(dataset="Cora", graph_mask="inductive", batch_size=64)
+    from graphlottery import GCN, EdgeScorer
+    from graphlottery.data import load_planetoid
+    from graphlottery.lottery import MiniBatchUGS
+
+    cora = load_planetoid("Cora")
+    with pytest.raises(ValueError, match="edge scorer"):
+        MiniBatchUGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=EdgeScorer(cora.num_features))
+    with pytest.raises(ValueError, match=r"expects x of shape \[N, 3\]"):
+        EdgeScorer(3)(torch.zeros(4, 5), torch.zeros(2, 1, dtype=torch.long))

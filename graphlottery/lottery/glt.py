@@ -36,6 +36,7 @@ from graphlottery.lottery.distributed import DistributedUGS, init_distributed
 from graphlottery.lottery.minibatch import MiniBatchUGS
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
+from graphlottery.masks import EdgeScorer
 from graphlottery.nn import MODELS, GINClassifier, MLPDecoder, load_encoder
 from graphlottery.tasks import (
     GraphClassification,
@@ -142,6 +143,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         l1=config.l1,
         early_bird=(config.early_bird_window, config.early_bird_threshold) if config.early_bird_window else None,
         edge_groups=data.batch[data.edge_index[0]] if config.task == "graph" else None,  # prune per graph
+        edge_scorer=EdgeScorer(data.num_features) if config.graph_mask == "inductive" else None,
         seed=seed,
         device=config.device,
         progress=progress and writer,

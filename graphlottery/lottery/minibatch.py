@@ -86,6 +86,8 @@ class MiniBatchUGS(UGS):
         **kwargs: Any,
     ):
         super().__init__(model, data, task, **kwargs)
+        if self.edge_scorer is not None:
+            raise ValueError("an edge scorer scores every edge at each step; mini-batch UGS learns free edge scores")
         self.link = isinstance(self.task, LinkPrediction)
         if not (self.link or isinstance(self.task, NodeClassification)):
             raise ValueError("mini-batch UGS trains node classification or link prediction; got a "

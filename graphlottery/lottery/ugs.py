@@ -43,6 +43,7 @@ from graphlottery.masks import (
     prune_lowest_grouped,
     prune_lowest_layerwise,
     random_scores,
+    unit_endpoints,
 )
 from graphlottery.nn.base import MessagePassingStack
 from graphlottery.sparse import Adjacency, sparse_features
@@ -94,6 +95,13 @@ class UGS:
             removes ``prune_graph`` of each group's remaining edges. Without it, pruning is global,
             and edges that get no task gradient (those of validation and test graphs) shrink under
             the L1 term alone and go first.
+        edge_scorer: score edges with this module (``scorer(x, pairs) -> [P]``, e.g.
+            :class:`~graphlottery.masks.EdgeScorer`) instead of one free score per edge: its
+            parameters are reset at the start of every search and trained with the masks, and the
+            scores it gives at the best-validation epoch are pruned on. Scores of unseen edges
+            then follow the rule learnt on the training edges (graph classification: the free
+            scores of the training graphs' edges memorise their labels). The L1 term ``s1`` does
+            not apply to it (it would lower every score together).
         seed: the run's seed (model initialisation is the caller's).
         device: ``"cpu"``, ``"cuda"``, ...
         progress: show tqdm bars over epochs.
@@ -122,6 +130,7 @@ class UGS:
         l1: str = "coupled",
         early_bird: tuple[int, float] | None = None,
         edge_groups: Tensor | None = None,
+        edge_scorer: nn.Module | None = None,
         seed: int = 0,
         device: str | torch.device = "cpu",
         progress: bool = False,
@@ -145,6 +154,11 @@ class UGS:
             EarlyBird(*early_bird)  # checks window and threshold
         self.early_bird = early_bird
         self.unit_groups = None if edge_groups is None else self._unit_groups(edge_groups)
+        self.edge_scorer = None if edge_scorer is None else edge_scorer.to(self.device)
+        if edge_scorer is not None:  # the scorer reads dense features at each unit's endpoints
+            self._scorer_input = (data.x.to(self.device).float(),
+                                  unit_endpoints(self.graph.data.edge_index, self.graph.edge_unit,
+                                                 self.graph.num_units))
         self.seed, self.progress = seed, progress
         self.rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.round = 0
@@ -163,8 +177,16 @@ class UGS:
 
     def _edge_weight(self, units: Tensor) -> Tensor | None:
         """Mask values of the edges with these unit ids while the mask is soft, else ``None``
-        (a phase propagates over kept edges only, whose hard value is 1)."""
-        return None if self.graph.score is None else self.graph.edge_weight(units)
+        (a phase propagates over kept edges only, whose hard value is 1). With an edge scorer the
+        scores are computed now, and ``graph.score`` is refreshed to mirror them."""
+        if self.graph.score is None:
+            return None
+        if self.edge_scorer is None:
+            return self.graph.edge_weight(units)
+        scores = self.edge_scorer(*self._scorer_input)
+        self.graph.score.data.copy_(scores.detach())
+        values = torch.cat([scores * self.graph.keep, scores.new_ones(1)])  # the last: self-loops
+        return values[units]
 
     # --- what an epoch runs on (hooks: MiniBatchUGS samples subgraphs instead) -------------
     def _view(self) -> Any:
@@ -212,12 +234,15 @@ class UGS:
                 self._check_mask_gradients(*scores)
                 check = False
             self._reduce_gradients(params)
+            graph_l1 = self.edge_scorer is None  # a scorer's mirror takes no L1 step
             if scores is not None and self.l1 == "coupled":
-                self._l1_step([scores[0].grad], [scores[0]], self.s1)
+                if graph_l1:
+                    self._l1_step([scores[0].grad], [scores[0]], self.s1)
                 self._l1_step([s.grad for s in scores[1]], scores[1], self.s2)
             optimizer.step()
             if scores is not None and self.l1 == "decoupled":
-                self._l1_step([scores[0]], [scores[0]], -self.lr * self.s1)
+                if graph_l1:
+                    self._l1_step([scores[0]], [scores[0]], -self.lr * self.s1)
                 self._l1_step(scores[1], scores[1], -self.lr * self.s2)
 
     @staticmethod
@@ -229,7 +254,11 @@ class UGS:
             torch._foreach_add_([t for t, _ in pairs], torch._foreach_sign([s for _, s in pairs]), alpha=alpha)
 
     def _check_mask_gradients(self, edge_score: Tensor, weight_scores: list[Tensor]) -> None:
-        if edge_score.numel() and edge_score.grad is None:
+        if self.edge_scorer is not None:
+            learnt = any(p.grad is not None for p in self.edge_scorer.parameters())
+        else:
+            learnt = edge_score.grad is not None
+        if edge_score.numel() and not learnt:
             raise ValueError(
                 f"{type(self.model).__name__} ignores edge_weight, so the graph mask cannot be learnt; use a "
                 "model whose layers weight messages by edge_weight (this library's GCN/GIN/GAT/GraphSAGE, "
@@ -248,11 +277,16 @@ class UGS:
         generator = torch.Generator().manual_seed(derived_seed(self.seed, self.round, 2))
         edge_score = self.graph.make_soft(self.mask_noise, generator)
         weight_scores = self.masks.make_soft(self.mask_noise, generator).score_list()
+        graph_params = [edge_score]
+        if self.edge_scorer is not None:  # trained instead of the free scores, which mirror it
+            self.edge_scorer.reset_parameters()
+            edge_score.requires_grad_(False)
+            graph_params = list(self.edge_scorer.parameters())
         optimizer = torch.optim.Adam(
             [
                 {"params": list(self.model.parameters()), "weight_decay": self.weight_decay},
                 {
-                    "params": [edge_score, *weight_scores],
+                    "params": [*graph_params, *weight_scores],
                     "weight_decay": self.weight_decay if self.mask_weight_decay else 0.0,
                 },
             ],

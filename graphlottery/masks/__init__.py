@@ -10,11 +10,13 @@ from graphlottery.masks.prune import (
     random_scores,
     sparsity,
 )
+from graphlottery.masks.scorer import EdgeScorer, unit_endpoints
 from graphlottery.masks.structured import refill, regroup
 from graphlottery.masks.weight import WeightMasks, maskable_weights
 
 __all__ = [
     "EarlyBird",
+    "EdgeScorer",
     "SCHEMES",
     "WeightMasks",
     "check_fraction",
@@ -31,4 +33,5 @@ __all__ = [
     "refill",
     "regroup",
     "sparsity",
+    "unit_endpoints",
 ]

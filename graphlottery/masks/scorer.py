@@ -1,0 +1,62 @@
+"""Inductive edge-mask scores: one small network scores every edge from its endpoints' features.
+
+UGS's graph mask is one free score per edge. On a union of graphs (graph classification) the
+scores of the training graphs' edges then fit those graphs' labels one by one, while the edges
+of validation and test graphs get no gradient: the search memorises the training graphs and the
+pruned training graphs no longer look like the test graphs. A scorer shared by all edges (as in
+ICPG's edge-importance predictor) can only learn which *kinds* of edges matter, so its scores
+rank the edges of unseen graphs by the same rule.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def unit_endpoints(edge_index: Tensor, edge_unit: Tensor, num_units: int) -> Tensor:
+    """One ``(u, v)`` column per prunable unit, ``[2, num_units]``: the last column of
+    ``edge_index`` with that unit id (self-loops, id ``num_units``, are left out)."""
+    prunable = edge_unit < num_units
+    columns = torch.arange(edge_unit.numel(), device=edge_unit.device)[prunable]
+    last = torch.full((num_units,), -1, dtype=torch.long, device=edge_unit.device)
+    last.scatter_reduce_(0, edge_unit[prunable], columns, "amax")
+    if num_units and bool((last < 0).any()):
+        raise ValueError("edge_unit leaves some units without an edge")
+    return edge_index[:, last]
+
+
+class EdgeScorer(nn.Module):
+    """Edge-mask score from the features of an edge's endpoints, the same function for every
+    graph:
+
+    .. math::
+        s_{uv} = 1 + \\mathrm{MLP}\\big([\\,x_u + x_v \\,\\|\\, x_u \\odot x_v\\,]\\big),
+
+    symmetric in ``u`` and ``v`` (both directions of an undirected edge get one score). The last
+    layer starts at zero, so every score starts at 1, as UGS's free mask does.
+
+    Args:
+        in_channels: node feature width ``F``.
+        hidden: width of the hidden layer.
+
+    Shapes: ``forward(x [N, F], pairs [2, P]) -> [P]``.
+    """
+
+    def __init__(self, in_channels: int, hidden: int = 64):
+        super().__init__()
+        if in_channels < 1 or hidden < 1:
+            raise ValueError(f"in_channels and hidden must be >= 1, got {in_channels} and {hidden}")
+        self.mlp = nn.Sequential(nn.Linear(2 * in_channels, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.mlp[0].reset_parameters()
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, x: Tensor, pairs: Tensor) -> Tensor:
+        if x.dim() != 2 or x.size(1) * 2 != self.mlp[0].in_features:
+            raise ValueError(f"EdgeScorer expects x of shape [N, {self.mlp[0].in_features // 2}], "
+                             f"got {tuple(x.shape)}")
+        u, v = x[pairs[0]], x[pairs[1]]
+        return 1.0 + self.mlp(torch.cat([u + v, u * v], dim=-1)).view(-1)
