@@ -86,9 +86,9 @@ def test_graph_roc_auc_matches_ogb_evaluator():
 
 
 def test_inductive_graph_mask_ranks_unseen_graphs_by_a_shared_rule():
-    """With an EdgeScorer, edges whose endpoints carry the same features get the same score in
-    every graph (held-out ones included); free scores do not. Pruning still takes exactly 5% of
-    each graph's edges."""
+    """With an EdgeScorer, edges whose endpoints carry the same features get the same (positive)
+    score in every graph, held-out ones included, up to the seeded tie-break; free scores do not.
+    Ties are broken at random, not by edge id, and pruning takes exactly 5% of each graph's edges."""
     from graphlottery import GIN, UGS, EdgeScorer
     from graphlottery.masks import unit_endpoints
 
@@ -106,15 +106,17 @@ def test_inductive_graph_mask_ranks_unseen_graphs_by_a_shared_rule():
         pairs = unit_endpoints(union.edge_index, ugs.graph.edge_unit, ugs.graph.num_units)
         kinds = torch.cat([union.x[pairs[0]] + union.x[pairs[1]], union.x[pairs[0]] * union.x[pairs[1]]], 1)
         kind = torch.unique(kinds, dim=0, return_inverse=True)[1]
-        first = torch.zeros(int(kind.max()) + 1).scatter_(0, kind, edge_score)  # one score per kind of edge
-        spread[inductive] = float((edge_score - first[kind]).abs().max())
+        rule = edge_score / ugs._tiebreak if inductive else edge_score  # the scorer's own output
+        first = torch.zeros(int(kind.max()) + 1).scatter_(0, kind, rule)  # one score per kind of edge
+        spread[inductive] = float((rule - first[kind]).abs().max())
         if inductive:
-            assert float(edge_score.std()) > 1e-3  # the scorer learnt something to rank by
+            assert bool((edge_score > 0).all()) and float(first.max() - first.min()) > 1e-2  # it learnt a ranking
             keep = ugs._prune_graph(edge_score)
-            pruned = torch.zeros(188).index_add_(0, ugs.unit_groups, (~keep).float())
-            sizes = torch.bincount(ugs.unit_groups, minlength=188)
+            pruned = torch.zeros(union.y.numel()).index_add_(0, ugs.unit_groups, (~keep).float())
+            sizes = torch.bincount(ugs.unit_groups, minlength=union.y.numel())
             assert float((pruned - 0.05 * sizes).abs().max()) < 1 and pruned.sum() == round(0.05 * keep.numel())
-    assert spread[True] < 1e-5 < spread[False]
+            assert not torch.equal(keep, ugs._prune_graph(rule))  # ties by id would prune other edges
+    assert spread[True] < 1e-5 and spread[False] > 1e-2
 
 
 def test_graph_mask_option_is_checked():
@@ -124,12 +126,14 @@ def test_graph_mask_option_is_checked():
         GLTConfig(dataset="MUTAG", task="graph", graph_mask="learned")
     with pytest.raises(ConfigError, match="full-batch"):
         GLTConfig(dataset="Cora", graph_mask="inductive", batch_size=64)
-    from graphlottery import GCN, EdgeScorer
+    from graphlottery import GCN, UGS, EdgeScorer
     from graphlottery.data import load_planetoid
     from graphlottery.lottery import MiniBatchUGS
 
     cora = load_planetoid("Cora")
-    with pytest.raises(ValueError, match="edge scorer"):
+    with pytest.raises(ValueError, match="does not take an edge_scorer"):
         MiniBatchUGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=EdgeScorer(cora.num_features))
+    with pytest.raises(ValueError, match="needs reset_parameters"):
+        UGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=torch.nn.Identity())
     with pytest.raises(ValueError, match=r"expects x of shape \[N, 3\]"):
         EdgeScorer(3)(torch.zeros(4, 5), torch.zeros(2, 1, dtype=torch.long))

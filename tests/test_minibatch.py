@@ -155,14 +155,21 @@ def test_minibatch_scores_test_pairs_with_validation_edges(cora):
     data = link_split(cora, seed=0)
     torch.manual_seed(0)
     model = GIN(cora.num_features, 16, 8)
-    scores = torch.rand(data.edge_index.size(1) // 2, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.rand(data.edge_index.size(1) // 2, generator=generator)
+    keep = torch.rand(scores.shape, generator=generator) > 0.3  # a third of the edges pruned
     results = {}
     for kind, flag in (("mini", True), ("full", True), ("full", False)):
         kw = dict(batch_size=500, num_neighbors=[3, 3], eval_batch_size=300) if kind == "mini" else {}
         ugs = (MiniBatchUGS if kind == "mini" else UGS)(model, data, LinkPrediction(data, val_as_input=flag), **kw)
+        ugs.graph.set_keep(keep)
         ugs.graph.make_soft()
         ugs.graph.score.data.copy_(scores)
-        results[kind, flag] = ugs._evaluate(ugs._view())
+        view = ugs._view()
+        results[kind, flag] = ugs._evaluate(view)
+        if kind == "mini":  # one test sampler per view: a new phase's view gets a new one
+            first = ugs._test_view(view)
+            assert ugs._test_view(view) is first and ugs._test_view(ugs._view()) is not first
     assert results["mini", True] == pytest.approx(results["full", True], abs=1e-4)
     assert results["full", True][0] == results["full", False][0]
     assert results["full", True][1] != pytest.approx(results["full", False][1], abs=1e-3)

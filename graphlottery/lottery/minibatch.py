@@ -85,9 +85,10 @@ class MiniBatchUGS(UGS):
         num_parts: int | None = None,
         **kwargs: Any,
     ):
+        if kwargs.get("edge_scorer") is not None:
+            raise ValueError("MiniBatchUGS does not take an edge_scorer (it scores every edge at each step: full "
+                             "batch only); use UGS, or graph_mask: free")
         super().__init__(model, data, task, **kwargs)
-        if self.edge_scorer is not None:
-            raise ValueError("an edge scorer scores every edge at each step; mini-batch UGS learns free edge scores")
         self.link = isinstance(self.task, LinkPrediction)
         if not (self.link or isinstance(self.task, NodeClassification)):
             raise ValueError("mini-batch UGS trains node classification or link prediction; got a "
@@ -278,7 +279,7 @@ class MiniBatchUGS(UGS):
         """A sampler over ``view``'s edges plus the task's test-time edges (built once per view)."""
         if self._test_sampler is None or self._test_sampler[0] is not view:
             edge_index, _, extra = self._test_graph
-            sampler = NeighborSampler(edge_index, self.graph.num_nodes, self.num_neighbors,
+            sampler = NeighborSampler(edge_index, self.graph.num_nodes, self.eval_num_neighbors,
                                       torch.cat([view.csr_e_id, extra]))
             self._test_sampler = (view, sampler)
         return self._test_sampler[1]

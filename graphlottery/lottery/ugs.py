@@ -95,13 +95,15 @@ class UGS:
             removes ``prune_graph`` of each group's remaining edges. Without it, pruning is global,
             and edges that get no task gradient (those of validation and test graphs) shrink under
             the L1 term alone and go first.
-        edge_scorer: score edges with this module (``scorer(x, pairs) -> [P]``, e.g.
-            :class:`~graphlottery.masks.EdgeScorer`) instead of one free score per edge: its
-            parameters are reset at the start of every search and trained with the masks, and the
-            scores it gives at the best-validation epoch are pruned on. Scores of unseen edges
-            then follow the rule learnt on the training edges (graph classification: the free
-            scores of the training graphs' edges memorise their labels). The L1 term ``s1`` does
-            not apply to it (it would lower every score together).
+        edge_scorer: score edges with this module (``scorer(x, pairs) -> [P]`` positive scores,
+            with ``reset_parameters()``; e.g. :class:`~graphlottery.masks.EdgeScorer`) instead of
+            one free score per edge: it is reset at the start of every search and trained with the
+            masks (with weight decay if ``mask_weight_decay``), and the scores it gives at the
+            best-validation epoch are pruned on, ties (edges alike to the scorer) broken by the
+            ``mask_noise`` draw. Scores of unseen edges then follow the rule learnt on the training
+            edges (graph classification: the free scores of the training graphs' edges memorise
+            their labels). The L1 term ``s1`` does not apply to it (it would lower every score
+            together). Full batch only.
         seed: the run's seed (model initialisation is the caller's).
         device: ``"cpu"``, ``"cuda"``, ...
         progress: show tqdm bars over epochs.
@@ -156,9 +158,15 @@ class UGS:
         self.unit_groups = None if edge_groups is None else self._unit_groups(edge_groups)
         self.edge_scorer = None if edge_scorer is None else edge_scorer.to(self.device)
         if edge_scorer is not None:  # the scorer reads dense features at each unit's endpoints
+            if not callable(getattr(edge_scorer, "reset_parameters", None)):
+                raise ValueError(f"edge_scorer {type(edge_scorer).__name__} needs reset_parameters(): UGS resets it "
+                                 "at the start of every mask search")
+            if data.x is None or data.x.dim() != 2:
+                raise ValueError("edge_scorer scores edges from node features; data.x must be [N, F]")
             self._scorer_input = (data.x.to(self.device).float(),
                                   unit_endpoints(self.graph.data.edge_index, self.graph.edge_unit,
                                                  self.graph.num_units))
+            self._tiebreak: Tensor | None = None  # 1 + U(-noise, noise) per unit, drawn per search
         self.seed, self.progress = seed, progress
         self.rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.round = 0
@@ -184,7 +192,7 @@ class UGS:
         if self.edge_scorer is None:
             return self.graph.edge_weight(units)
         scores = self.edge_scorer(*self._scorer_input)
-        self.graph.score.data.copy_(scores.detach())
+        self.graph.score.data.copy_(scores.detach() * self._tiebreak)  # edges alike to the scorer: random order
         values = torch.cat([scores * self.graph.keep, scores.new_ones(1)])  # the last: self-loops
         return values[units]
 
@@ -234,7 +242,7 @@ class UGS:
                 self._check_mask_gradients(*scores)
                 check = False
             self._reduce_gradients(params)
-            graph_l1 = self.edge_scorer is None  # a scorer's mirror takes no L1 step
+            graph_l1 = self.edge_scorer is None  # a scorer's scores take no L1 step (clarity: no grad anyway)
             if scores is not None and self.l1 == "coupled":
                 if graph_l1:
                     self._l1_step([scores[0].grad], [scores[0]], self.s1)
@@ -280,6 +288,7 @@ class UGS:
         graph_params = [edge_score]
         if self.edge_scorer is not None:  # trained instead of the free scores, which mirror it
             self.edge_scorer.reset_parameters()
+            self._tiebreak = edge_score.detach().clone()  # keep * (1 + noise); kept units only matter
             edge_score.requires_grad_(False)
             graph_params = list(self.edge_scorer.parameters())
         optimizer = torch.optim.Adam(

@@ -30,10 +30,12 @@ class EdgeScorer(nn.Module):
     graph:
 
     .. math::
-        s_{uv} = 1 + \\mathrm{MLP}\\big([\\,x_u + x_v \\,\\|\\, x_u \\odot x_v\\,]\\big),
+        s_{uv} = 2\\,\\sigma\\big(\\mathrm{MLP}([\\,x_u + x_v \\,\\|\\, x_u \\odot x_v\\,])\\big) \\in (0, 2),
 
-    symmetric in ``u`` and ``v`` (both directions of an undirected edge get one score). The last
-    layer starts at zero, so every score starts at 1, as UGS's free mask does.
+    symmetric in ``u`` and ``v`` (both directions of an undirected edge get one score) and
+    positive, so a message is only ever scaled down or up and pruning the lowest scores removes
+    the least useful edges. The last layer starts at zero, so every score starts at 1, as UGS's
+    free mask does.
 
     Args:
         in_channels: node feature width ``F``.
@@ -59,4 +61,4 @@ class EdgeScorer(nn.Module):
             raise ValueError(f"EdgeScorer expects x of shape [N, {self.mlp[0].in_features // 2}], "
                              f"got {tuple(x.shape)}")
         u, v = x[pairs[0]], x[pairs[1]]
-        return 1.0 + self.mlp(torch.cat([u + v, u * v], dim=-1)).view(-1)
+        return 2.0 * torch.sigmoid(self.mlp(torch.cat([u + v, u * v], dim=-1)).view(-1))
