@@ -128,17 +128,16 @@ class MiniBatchUGS(UGS):
         self._test_sampler: tuple[NeighborSampler, NeighborSampler] | None = None
         self.out_width = self._out_width()
 
-    def _test_graph_columns(self) -> tuple[Tensor, Tensor, Tensor] | None:
+    def _test_graph_columns(self) -> tuple[Tensor, Tensor] | None:
         """With a task that scores test pairs on extra edges (``val_as_input``): the columns
-        ``[2, E + V]`` of ``edge_index`` followed by those edges, the unit id of each (the extra
-        ones get the self-loop id, which reads mask value 1) and the ids of the extra columns."""
+        ``[2, E + V]`` of ``edge_index`` followed by those edges, and the unit id of each (the
+        extra ones get the self-loop id, which reads mask value 1)."""
         extra = getattr(self.task, "test_input", None)
         if extra is None:
             return None
-        edge_index, unit = self.graph.data.edge_index, self.graph.edge_unit
-        ids = torch.arange(edge_index.size(1), edge_index.size(1) + extra.size(1), device=self.device)
-        return (torch.cat([edge_index, extra], 1), torch.cat([unit, unit.new_full(ids.shape, self.graph.num_units)]),
-                ids)
+        unit = self.graph.edge_unit
+        return (torch.cat([self.graph.data.edge_index, extra], 1),
+                torch.cat([unit, unit.new_full((extra.size(1),), self.graph.num_units)]))
 
     def _world(self) -> tuple[int, int]:
         """This process's rank and the number of processes (one process here)."""
@@ -278,7 +277,8 @@ class MiniBatchUGS(UGS):
     def _test_view(self, view: NeighborSampler) -> NeighborSampler:
         """A sampler over ``view``'s edges plus the task's test-time edges (built once per view)."""
         if self._test_sampler is None or self._test_sampler[0] is not view:
-            edge_index, _, extra = self._test_graph
+            edge_index = self._test_graph[0]
+            extra = torch.arange(self.graph.edge_unit.numel(), edge_index.size(1), device=self.device)
             sampler = NeighborSampler(edge_index, self.graph.num_nodes, self.eval_num_neighbors,
                                       torch.cat([view.csr_e_id, extra]))
             self._test_sampler = (view, sampler)
