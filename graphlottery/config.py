@@ -148,7 +148,9 @@ class GLTConfig(Config):
     pooled as logits). ``graph_mask``: ``free`` (UGS: one trainable score per edge) or ``inductive``
     (an :class:`~graphlottery.masks.EdgeScorer` scores every edge from its endpoints' features, so
     the edges of unseen graphs are ranked by the rule learnt on the training graphs; the shipped
-    graph-classification configs use it, because free scores memorise the training graphs).
+    graph-classification configs use it, because free scores memorise the training graphs; the
+    scorer reads each endpoint's features with the means over its ``scorer_hops``-hop
+    neighbourhood, :func:`~graphlottery.masks.context_features`).
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
     code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
@@ -181,6 +183,7 @@ class GLTConfig(Config):
     pool: str = "mean"
     fold: int = 0
     graph_mask: str = "free"
+    scorer_hops: int = 2
     split_seed: int = 0
     layers: int = 2
     heads: int = 8
@@ -241,6 +244,8 @@ class GLTConfig(Config):
         if self.link_val_as_input and self.task != "link":
             raise ConfigError("link_val_as_input adds validation edges to message passing for the test pairs of a "
                               f"link task; got task {self.task!r}")
+        if self.scorer_hops < 0:
+            raise ConfigError(f"scorer_hops must be >= 0, got {self.scorer_hops}")
         if self.graph_mask == "inductive" and (self.batch_size is not None or self.num_parts is not None):
             raise ConfigError("graph_mask: inductive scores every edge at each step and runs full-batch; "
                               "remove batch_size / num_parts or use graph_mask: free")

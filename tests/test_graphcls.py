@@ -44,7 +44,7 @@ def test_graph_task_rejects_inconsistent_input():
 def test_short_graph_classification_ticket(tmp_path):
     config = GLTConfig(dataset="MUTAG", task="graph", model="gin", pool="sum", hidden=32, layers=3, dropout=0.5,
                        lr=0.01, weight_decay=0.0, l1="decoupled", mask_epochs=40, retrain_epochs=40, rounds=1,
-                       seeds=[0], random_baseline=False)
+                       seeds=[0], random_baseline=False, graph_mask="inductive")  # the scorer reads 2-hop context
     results = run_glt(config, tmp_path, progress=False)
     dense, first = results["rounds"]
     assert results["task"] == "graph" and dense["test"] > 0.75  # 19 test graphs; the majority class is 2/3
@@ -86,37 +86,68 @@ def test_graph_roc_auc_matches_ogb_evaluator():
 
 
 def test_inductive_graph_mask_ranks_unseen_graphs_by_a_shared_rule():
-    """With an EdgeScorer, edges whose endpoints carry the same features get the same (positive)
+    """With an EdgeScorer, edges whose endpoints read the same features get the same (positive)
     score in every graph, held-out ones included, up to the seeded tie-break; free scores do not.
-    Ties are broken at random, not by edge id, and pruning takes exactly 5% of each graph's edges."""
-    from graphlottery import GIN, UGS, EdgeScorer
+    With context features, edges of one kind of atom pair but different neighbourhoods are told
+    apart. Ties are broken at random, not by edge id, and pruning takes exactly 5% of each
+    graph's edges."""
+    from graphlottery import GIN, UGS, EdgeScorer, context_features
     from graphlottery.masks import unit_endpoints
 
     union = graph_union(load_tu("MUTAG"))
     split = graph_folds(union.y, 0)
     groups = union.batch[union.edge_index[0]]
-    spread = {}
-    for inductive in (False, True):
+    context = context_features(union.x, union.edge_index, 1)
+
+    def spread(rule: torch.Tensor, features: torch.Tensor, pairs: torch.Tensor) -> float:
+        """How far scores vary among edges whose endpoints read the same features."""
+        u, v = features[pairs[0]], features[pairs[1]]
+        kind = torch.unique(torch.cat([u + v, u * v], 1), dim=0, return_inverse=True)[1]
+        first = torch.zeros(int(kind.max()) + 1).scatter_(0, kind, rule)  # one score per kind of edge
+        return float((rule - first[kind]).abs().max())
+
+    for mode in ("free", "raw", "context"):
         torch.manual_seed(0)
+        features = {"free": None, "raw": union.x, "context": context}[mode]
         ugs = UGS(GIN(union.num_features, 16, 2), union, GraphClassification(union, split, pool="sum"),
                   lr=0.01, weight_decay=0.0, l1="decoupled", mask_epochs=20, seed=0, edge_groups=groups,
-                  edge_scorer=EdgeScorer(union.num_features) if inductive else None)
+                  edge_scorer=None if features is None else EdgeScorer(features.size(1)), scorer_features=features)
         ugs.round = 1
         edge_score, _ = ugs.search_masks()
         pairs = unit_endpoints(union.edge_index, ugs.graph.edge_unit, ugs.graph.num_units)
-        kinds = torch.cat([union.x[pairs[0]] + union.x[pairs[1]], union.x[pairs[0]] * union.x[pairs[1]]], 1)
-        kind = torch.unique(kinds, dim=0, return_inverse=True)[1]
-        rule = edge_score / ugs._tiebreak if inductive else edge_score  # the scorer's own output
-        first = torch.zeros(int(kind.max()) + 1).scatter_(0, kind, rule)  # one score per kind of edge
-        spread[inductive] = float((rule - first[kind]).abs().max())
-        if inductive:
-            assert bool((edge_score > 0).all()) and float(first.max() - first.min()) > 1e-2  # it learnt a ranking
-            keep = ugs._prune_graph(edge_score)
-            pruned = torch.zeros(union.y.numel()).index_add_(0, ugs.unit_groups, (~keep).float())
-            sizes = torch.bincount(ugs.unit_groups, minlength=union.y.numel())
-            assert float((pruned - 0.05 * sizes).abs().max()) < 1 and pruned.sum() == round(0.05 * keep.numel())
-            assert not torch.equal(keep, ugs._prune_graph(rule))  # ties by id would prune other edges
-    assert spread[True] < 1e-5 and spread[False] > 1e-2
+        if mode == "free":
+            assert spread(edge_score, union.x, pairs) > 1e-2
+            continue
+        rule = edge_score / ugs._tiebreak  # the scorer's own output
+        assert spread(rule, features, pairs) < 1e-5 and bool((edge_score > 0).all())
+        assert float(rule.max() - rule.min()) > 1e-2  # it learnt a ranking
+        assert (spread(rule, union.x, pairs) > 1e-2) == (mode == "context")  # neighbourhoods tell edges apart
+        keep = ugs._prune_graph(edge_score)
+        pruned = torch.zeros(union.y.numel()).index_add_(0, ugs.unit_groups, (~keep).float())
+        sizes = torch.bincount(ugs.unit_groups, minlength=union.y.numel())
+        assert float((pruned - 0.05 * sizes).abs().max()) < 1 and pruned.sum() == round(0.05 * keep.numel())
+        assert not torch.equal(keep, ugs._prune_graph(rule))  # ties by id would prune other edges
+        ugs.prune(edge_score, [m.float() for _, m in ugs.masks.items()])
+        ugs.round = 2
+        ugs.start_search()
+        ugs._edge_weight(ugs.graph.kept_edges()[1])
+        assert bool((ugs.graph.score[~ugs.graph.keep] == 0).all())  # pruned edges are not scored
+        assert bool((ugs.graph.score[ugs.graph.keep] > 0).all())
+
+
+def test_context_features_average_neighbourhoods():
+    from graphlottery import context_features
+
+    x = torch.eye(4)  # a path 0 - 1 - 2 and an isolated node 3
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    out = context_features(x, edge_index, 2)
+    assert out.shape == (4, 12) and torch.equal(out[:, :4], x)
+    half = torch.tensor([0.5, 0.0, 0.5, 0.0])
+    assert torch.allclose(out[:, 4:8], torch.stack([x[1], half, x[1], torch.zeros(4)]))
+    assert torch.allclose(out[:, 8:], torch.stack([half, x[1], half, torch.zeros(4)]))
+    assert torch.equal(context_features(x, edge_index, 0), x)
+    with pytest.raises(ValueError, match="hops"):
+        context_features(x, edge_index, -1)
 
 
 def test_graph_mask_option_is_checked():
@@ -137,3 +168,12 @@ def test_graph_mask_option_is_checked():
         UGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=torch.nn.Identity())
     with pytest.raises(ValueError, match=r"expects x of shape \[N, 3\]"):
         EdgeScorer(3)(torch.zeros(4, 5), torch.zeros(2, 1, dtype=torch.long))
+    scorer = EdgeScorer(cora.num_features)
+    with pytest.raises(ValueError, match=r"must be \[2708, F\], got \(5, 1433\)"):
+        UGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=scorer, scorer_features=torch.zeros(5, 1433))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        UGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=scorer, scorer_features=torch.full((2708, 3), float("nan")))
+    with pytest.raises(ValueError, match="pass edge_scorer too"):
+        UGS(GCN(cora.num_features, 8, 7), cora, scorer_features=cora.x)
+    with pytest.raises(ConfigError, match="scorer_hops"):
+        GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive", scorer_hops=-1)

@@ -36,7 +36,7 @@ from graphlottery.lottery.distributed import DistributedUGS, init_distributed
 from graphlottery.lottery.minibatch import MiniBatchUGS
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
-from graphlottery.masks import EdgeScorer
+from graphlottery.masks import EdgeScorer, context_features
 from graphlottery.nn import MODELS, GINClassifier, MLPDecoder, load_encoder
 from graphlottery.tasks import (
     GraphClassification,
@@ -125,6 +125,8 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         if config.batch_size is not None:  # cluster batches leave MiniBatchUGS's default
             mini["batch_size"] = config.batch_size
     writer = _rank() == 0
+    scorer_features = (context_features(data.x, data.edge_index, config.scorer_hops)
+                       if config.graph_mask == "inductive" else None)
     ugs = kind(
         model,
         data,
@@ -143,7 +145,8 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         l1=config.l1,
         early_bird=(config.early_bird_window, config.early_bird_threshold) if config.early_bird_window else None,
         edge_groups=data.batch[data.edge_index[0]] if config.task == "graph" else None,  # prune per graph
-        edge_scorer=EdgeScorer(data.num_features) if config.graph_mask == "inductive" else None,
+        edge_scorer=None if scorer_features is None else EdgeScorer(scorer_features.size(1)),
+        scorer_features=scorer_features,
         seed=seed,
         device=config.device,
         progress=progress and writer,

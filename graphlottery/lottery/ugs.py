@@ -95,8 +95,8 @@ class UGS:
             removes ``prune_graph`` of each group's remaining edges. Without it, pruning is global,
             and edges that get no task gradient (those of validation and test graphs) shrink under
             the L1 term alone and go first.
-        edge_scorer: score edges with this module (``scorer(x, pairs) -> [P]`` positive scores,
-            with ``reset_parameters()``; e.g. :class:`~graphlottery.masks.EdgeScorer`) instead of
+        edge_scorer: score edges with this module (``scorer(features, pairs) -> [P]`` positive
+            scores, with ``reset_parameters()``; e.g. :class:`~graphlottery.masks.EdgeScorer`) instead of
             one free score per edge: it is reset at the start of every search and trained with the
             masks (with weight decay if ``mask_weight_decay``), and the scores it gives at the
             best-validation epoch are pruned on, ties (edges alike to the scorer) broken by the
@@ -104,6 +104,8 @@ class UGS:
             edges (graph classification: the free scores of the training graphs' edges memorise
             their labels). The L1 term ``s1`` does not apply to it (it would lower every score
             together). Full batch only.
+        scorer_features: what ``edge_scorer`` reads per node, ``[N, F']`` (default ``data.x``;
+            e.g. :func:`~graphlottery.masks.context_features` adds each node's neighbourhood).
         seed: the run's seed (model initialisation is the caller's).
         device: ``"cpu"``, ``"cuda"``, ...
         progress: show tqdm bars over epochs.
@@ -133,6 +135,7 @@ class UGS:
         early_bird: tuple[int, float] | None = None,
         edge_groups: Tensor | None = None,
         edge_scorer: nn.Module | None = None,
+        scorer_features: Tensor | None = None,
         seed: int = 0,
         device: str | torch.device = "cpu",
         progress: bool = False,
@@ -161,12 +164,20 @@ class UGS:
             if not callable(getattr(edge_scorer, "reset_parameters", None)):
                 raise ValueError(f"edge_scorer {type(edge_scorer).__name__} needs reset_parameters(): UGS resets it "
                                  "at the start of every mask search")
-            if data.x is None or data.x.dim() != 2:
-                raise ValueError("edge_scorer scores edges from node features; data.x must be [N, F]")
-            self._scorer_input = (data.x.to(self.device).float(),
+            features = data.x if scorer_features is None else scorer_features
+            if features is None or features.dim() != 2 or features.size(0) != self.graph.num_nodes:
+                raise ValueError(f"edge_scorer scores edges from node features: scorer_features (default data.x) "
+                                 f"must be [{self.graph.num_nodes}, F], got "
+                                 f"{None if features is None else tuple(features.shape)}")
+            if not bool(torch.isfinite(features).all()):
+                raise ValueError("scorer_features contain NaN or inf")
+            self._scorer_input = (features.to(self.device).float(),
                                   unit_endpoints(self.graph.data.edge_index, self.graph.edge_unit,
                                                  self.graph.num_units))
             self._tiebreak: Tensor | None = None  # 1 + U(-noise, noise) per unit, drawn per search
+            self._kept_units: Tensor | None = None  # ids of the units a search scores
+        elif scorer_features is not None:
+            raise ValueError("scorer_features are what an edge_scorer reads; pass edge_scorer too")
         self.seed, self.progress = seed, progress
         self.rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.round = 0
@@ -191,9 +202,12 @@ class UGS:
             return None
         if self.edge_scorer is None:
             return self.graph.edge_weight(units)
-        scores = self.edge_scorer(*self._scorer_input)
-        self.graph.score.data.copy_(scores.detach() * self._tiebreak)  # edges alike to the scorer: random order
-        values = torch.cat([scores * self.graph.keep, scores.new_ones(1)])  # the last: self-loops
+        features, pairs = self._scorer_input
+        kept = self._kept_units  # pruned edges need no score
+        scores = self.edge_scorer(features, pairs[:, kept])
+        self.graph.score.data.zero_().index_copy_(0, kept, scores.detach() * self._tiebreak[kept])  # ties: random
+        values = torch.cat([scores.new_zeros(self.graph.num_units).index_copy(0, kept, scores),
+                            scores.new_ones(1)])  # the last: self-loops
         return values[units]
 
     # --- what an epoch runs on (hooks: MiniBatchUGS samples subgraphs instead) -------------
@@ -289,6 +303,7 @@ class UGS:
         if self.edge_scorer is not None:  # trained instead of the free scores, which mirror it
             self.edge_scorer.reset_parameters()
             self._tiebreak = edge_score.detach().clone()  # keep * (1 + noise); kept units only matter
+            self._kept_units = self.graph.keep.nonzero().view(-1)
             edge_score.requires_grad_(False)
             graph_params = list(self.edge_scorer.parameters())
         optimizer = torch.optim.Adam(

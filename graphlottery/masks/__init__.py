@@ -10,7 +10,7 @@ from graphlottery.masks.prune import (
     random_scores,
     sparsity,
 )
-from graphlottery.masks.scorer import EdgeScorer, unit_endpoints
+from graphlottery.masks.scorer import EdgeScorer, context_features, unit_endpoints
 from graphlottery.masks.structured import refill, regroup
 from graphlottery.masks.weight import WeightMasks, maskable_weights
 
@@ -20,6 +20,7 @@ __all__ = [
     "SCHEMES",
     "WeightMasks",
     "check_fraction",
+    "context_features",
     "inference_macs",
     "kept_counts",
     "layer_densities",

@@ -5,7 +5,9 @@ scores of the training graphs' edges then fit those graphs' labels one by one, w
 of validation and test graphs get no gradient: the search memorises the training graphs and the
 pruned training graphs no longer look like the test graphs. A scorer shared by all edges (as in
 ICPG's edge-importance predictor) can only learn which *kinds* of edges matter, so its scores
-rank the edges of unseen graphs by the same rule.
+rank the edges of unseen graphs by the same rule. What it reads per node is the node's features
+and, through :func:`context_features`, its neighbourhood's: with one-hot atom types alone an
+edge has only a few dozen kinds.
 """
 from __future__ import annotations
 
@@ -23,6 +25,32 @@ def unit_endpoints(edge_index: Tensor, edge_unit: Tensor, num_units: int) -> Ten
     if num_units and bool((last < 0).any()):
         raise ValueError("edge_unit leaves some units without an edge")
     return edge_index[:, last]
+
+
+def context_features(x: Tensor, edge_index: Tensor, hops: int) -> Tensor:
+    r"""Node features with their neighbourhood's, for an :class:`EdgeScorer` to read:
+
+    .. math::
+        [\,X \,\|\, \bar A X \,\|\, \dots \,\|\, \bar A^{k} X\,], \qquad
+        (\bar A X)_v = \frac{1}{\max(1, d_v)} \sum_{u \to v} x_u,
+
+    the mean over in-neighbours repeated ``hops`` (``k``) times on the full, unpruned graph, so
+    an edge's score depends on the ``k``-hop environment of its endpoints (an atom's neighbours,
+    not only its type) and not on the pruning so far. O(k·E·F) time, O(k·N·F) memory.
+
+    Shapes: ``x [N, F]``, ``edge_index [2, E]`` -> ``[N, (hops + 1) · F]``.
+    """
+    if hops < 0:
+        raise ValueError(f"hops must be >= 0, got {hops}")
+    x = x.float()
+    src, dst = edge_index
+    degree = torch.zeros(x.size(0), device=x.device).index_add_(0, dst, torch.ones_like(dst, dtype=torch.float))
+    scale = degree.clamp(min=1).unsqueeze(1)
+    features, h = [x], x
+    for _ in range(hops):
+        h = torch.zeros_like(h).index_add_(0, dst, h[src]) / scale
+        features.append(h)
+    return torch.cat(features, dim=1)
 
 
 class EdgeScorer(nn.Module):
