@@ -125,8 +125,11 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         if config.batch_size is not None:  # cluster batches leave MiniBatchUGS's default
             mini["batch_size"] = config.batch_size
     writer = _rank() == 0
-    scorer_features = (context_features(data.x, data.edge_index, config.scorer_hops)
-                       if config.graph_mask == "inductive" else None)
+    scorer_features = None
+    if config.graph_mask == "inductive":
+        if data.x is None:
+            raise ConfigError(f"graph_mask: inductive scores edges from node features; {config.dataset} has none")
+        scorer_features = context_features(data.x, data.edge_index, config.scorer_hops)
     ugs = kind(
         model,
         data,

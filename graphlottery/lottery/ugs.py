@@ -169,13 +169,13 @@ class UGS:
                 raise ValueError(f"edge_scorer scores edges from node features: scorer_features (default data.x) "
                                  f"must be [{self.graph.num_nodes}, F], got "
                                  f"{None if features is None else tuple(features.shape)}")
+            features = (features.to_dense() if features.layout != torch.strided else features).float()
             if not bool(torch.isfinite(features).all()):
                 raise ValueError("scorer_features contain NaN or inf")
-            self._scorer_input = (features.to(self.device).float(),
-                                  unit_endpoints(self.graph.data.edge_index, self.graph.edge_unit,
-                                                 self.graph.num_units))
-            self._tiebreak: Tensor | None = None  # 1 + U(-noise, noise) per unit, drawn per search
-            self._kept_units: Tensor | None = None  # ids of the units a search scores
+            self._scorer_features = features.to(self.device)
+            self._unit_pairs = unit_endpoints(self.graph.data.edge_index, self.graph.edge_unit, self.graph.num_units)
+            # drawn per search: the kept units, their endpoints and tie-break factors 1 + U(-noise, noise)
+            self._search_units: tuple[Tensor, Tensor, Tensor] | None = None
         elif scorer_features is not None:
             raise ValueError("scorer_features are what an edge_scorer reads; pass edge_scorer too")
         self.seed, self.progress = seed, progress
@@ -202,10 +202,9 @@ class UGS:
             return None
         if self.edge_scorer is None:
             return self.graph.edge_weight(units)
-        features, pairs = self._scorer_input
-        kept = self._kept_units  # pruned edges need no score
-        scores = self.edge_scorer(features, pairs[:, kept])
-        self.graph.score.data.zero_().index_copy_(0, kept, scores.detach() * self._tiebreak[kept])  # ties: random
+        kept, pairs, tiebreak = self._search_units  # pruned edges need no score
+        scores = self.edge_scorer(self._scorer_features, pairs)
+        self.graph.score.data.zero_().index_copy_(0, kept, scores.detach() * tiebreak)  # ties: random order
         values = torch.cat([scores.new_zeros(self.graph.num_units).index_copy(0, kept, scores),
                             scores.new_ones(1)])  # the last: self-loops
         return values[units]
@@ -302,8 +301,8 @@ class UGS:
         graph_params = [edge_score]
         if self.edge_scorer is not None:  # trained instead of the free scores, which mirror it
             self.edge_scorer.reset_parameters()
-            self._tiebreak = edge_score.detach().clone()  # keep * (1 + noise); kept units only matter
-            self._kept_units = self.graph.keep.nonzero().view(-1)
+            kept = self.graph.keep.nonzero().view(-1)
+            self._search_units = (kept, self._unit_pairs[:, kept], edge_score.detach()[kept])  # 1 + noise
             edge_score.requires_grad_(False)
             graph_params = list(self.edge_scorer.parameters())
         optimizer = torch.optim.Adam(

@@ -34,21 +34,22 @@ def context_features(x: Tensor, edge_index: Tensor, hops: int) -> Tensor:
         [\,X \,\|\, \bar A X \,\|\, \dots \,\|\, \bar A^{k} X\,], \qquad
         (\bar A X)_v = \frac{1}{\max(1, d_v)} \sum_{u \to v} x_u,
 
-    the mean over in-neighbours repeated ``hops`` (``k``) times on the full, unpruned graph, so
-    an edge's score depends on the ``k``-hop environment of its endpoints (an atom's neighbours,
-    not only its type) and not on the pruning so far. O(k·E·F) time, O(k·N·F) memory.
+    the mean over in-neighbours (PyG stores an undirected edge both ways, so: over neighbours)
+    repeated ``hops`` (``k``) times on the full, unpruned graph, so an edge's score depends on the
+    ``k``-hop environment of its endpoints (an atom's neighbours, not only its type) and not on
+    the pruning so far. Sparse products: O(k·E·F) time, O(E + k·N·F) memory.
 
-    Shapes: ``x [N, F]``, ``edge_index [2, E]`` -> ``[N, (hops + 1) · F]``.
+    Shapes: ``x [N, F]`` (dense or sparse), ``edge_index [2, E]`` -> ``[N, (hops + 1) · F]``.
     """
     if hops < 0:
         raise ValueError(f"hops must be >= 0, got {hops}")
-    x = x.float()
+    x = (x.to_dense() if x.layout != torch.strided else x).float()
     src, dst = edge_index
-    degree = torch.zeros(x.size(0), device=x.device).index_add_(0, dst, torch.ones_like(dst, dtype=torch.float))
-    scale = degree.clamp(min=1).unsqueeze(1)
+    degree = torch.bincount(dst, minlength=x.size(0)).clamp(min=1).to(x.dtype)
+    mean = torch.sparse_coo_tensor(torch.stack([dst, src]), 1.0 / degree[dst], (x.size(0), x.size(0)))
     features, h = [x], x
     for _ in range(hops):
-        h = torch.zeros_like(h).index_add_(0, dst, h[src]) / scale
+        h = torch.sparse.mm(mean, h)
         features.append(h)
     return torch.cat(features, dim=1)
 
