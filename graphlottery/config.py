@@ -5,7 +5,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -57,7 +57,18 @@ def _check_device(device: str) -> None:
 
 
 class Config:
-    """Typed config loaded from a dict or YAML; subclasses are dataclasses."""
+    """Typed config loaded from a dict or YAML; subclasses are dataclasses.
+
+    ``LEGACY``: keys added after runs were written whose default changes what such a run did,
+    mapped to the value those runs used; a run folder whose ``config.yaml`` lacks the key resumes
+    with that value (and is refused unless the new config asks for it).
+    """
+
+    LEGACY: ClassVar[dict[str, Any]] = {}
+
+    def unread_keys(self) -> set[str]:
+        """Keys that have no effect with the other settings (a resume may differ in them)."""
+        return set()
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Any:
@@ -113,20 +124,24 @@ class Config:
 
     def check_resume(self, out: Path, run_only: set[str]) -> None:
         """Create ``out`` and write this config to ``out/config.yaml``, unless ``out`` holds a run
-        whose config differs in a key outside ``run_only`` (keys a resumed run may change): then raise."""
+        whose config differs in a key outside ``run_only`` (keys a resumed run may change): then raise.
+        A key the saved config lacks takes its ``LEGACY`` value, else its default."""
         out.mkdir(parents=True, exist_ok=True)
         saved = out / "config.yaml"
         if saved.is_file():
             defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
                         for f in dataclasses.fields(self)
                         if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
-            old = {**defaults, **(yaml.safe_load(saved.read_text()) or {})}
+            written = yaml.safe_load(saved.read_text()) or {}
+            old = {**defaults, **self.LEGACY, **written}
             new = self.to_dict()
-            changed = sorted(k for k in new if k not in run_only and old.get(k) != new[k])
+            skip = run_only | self.unread_keys()
+            changed = sorted(k for k in new if k not in skip and old.get(k) != new[k])
             if changed:
-                raise ConfigError(
-                    f"{str(out)!r} holds a run with different {changed}; use another --out or the same settings"
-                )
+                older = {k: old[k] for k in changed if k not in written and k in self.LEGACY}
+                hint = f" (written before {sorted(older)} existed; that run used {older})" if older else ""
+                raise ConfigError(f"{str(out)!r} holds a run with different {changed}{hint}; "
+                                  f"use another --out or the same settings")
         saved.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
@@ -219,6 +234,12 @@ class GLTConfig(Config):
     distributed: bool = False
     device: str = "cpu"
     data_root: str | None = None
+
+    # runs written before ``scorer_hops`` existed: their edge scorer read the node features only
+    LEGACY: ClassVar[dict[str, Any]] = {"scorer_hops": 0}
+
+    def unread_keys(self) -> set[str]:
+        return set() if self.graph_mask == "inductive" else {"scorer_hops"}
 
     def __post_init__(self) -> None:
         from graphlottery.data import DATASETS, TU

@@ -80,3 +80,23 @@ def test_runs_saved_before_new_keys_still_resume(tmp_path):
     old = {k: v for k, v in config.to_dict().items() if k not in ("num_neighbors", "batch_size", "pool")}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
     config.check_resume(tmp_path, RUN_ONLY)  # keys the old run did not know take their defaults
+
+
+def test_runs_saved_before_a_behaviour_changing_key_are_refused(tmp_path):
+    """A key whose default changed what runs did resumes with the value old runs used (LEGACY)."""
+    import yaml
+
+    from graphlottery.lottery.glt import RUN_ONLY
+
+    def saved(graph_mask):
+        config = GLTConfig(dataset="MUTAG", task="graph", graph_mask=graph_mask)
+        old = {k: v for k, v in config.to_dict().items() if k != "scorer_hops"}
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+
+    saved("inductive")  # its scorer read atom types only: scorer_hops 0
+    with pytest.raises(ConfigError, match=r"scorer_hops.*written before.*'scorer_hops': 0"):
+        GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive").check_resume(tmp_path, RUN_ONLY)
+    GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive", scorer_hops=0).check_resume(tmp_path, RUN_ONLY)
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["scorer_hops"] == 0
+    saved("free")  # a free mask reads no scorer: the key does not matter
+    GLTConfig(dataset="MUTAG", task="graph", graph_mask="free").check_resume(tmp_path, RUN_ONLY)
