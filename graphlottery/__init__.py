@@ -30,7 +30,15 @@ from graphlottery.contrastive import (
 from graphlottery.data import load_dataset, load_ogbl, load_ogbn, load_planetoid, load_tu
 from graphlottery.graph import MaskedGraph
 from graphlottery.lottery import UGS, DistributedUGS, MiniBatchUGS, Ticket, TicketError, init_distributed, run_glt
-from graphlottery.masks import EdgeScorer, WeightMasks, context_features, inference_macs, prune_lowest, sparsity
+from graphlottery.masks import (
+    EdgeScorer,
+    WeightMasks,
+    context_features,
+    inference_macs,
+    principal_components,
+    prune_lowest,
+    sparsity,
+)
 from graphlottery.nn import (
     GAT,
     GCN,
@@ -57,6 +65,7 @@ __all__ = [
     "DistributedUGS",
     "EdgeScorer",
     "context_features",
+    "principal_components",
     "JOAO",
     "AttrMask",
     "EdgePerturb",

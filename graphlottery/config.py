@@ -165,7 +165,8 @@ class GLTConfig(Config):
     the edges of unseen graphs are ranked by the rule learnt on the training graphs; the shipped
     graph-classification configs use it, because free scores memorise the training graphs; the
     scorer reads each endpoint's features with the means over its ``scorer_hops``-hop
-    neighbourhood, :func:`~graphlottery.masks.context_features`).
+    neighbourhood, :func:`~graphlottery.masks.context_features`, on their first ``scorer_dim``
+    principal axes when wider, :func:`~graphlottery.masks.principal_components`; ``null``: full width).
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
     code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
@@ -199,6 +200,7 @@ class GLTConfig(Config):
     fold: int = 0
     graph_mask: str = "free"
     scorer_hops: int = 2
+    scorer_dim: int | None = 128
     split_seed: int = 0
     layers: int = 2
     heads: int = 8
@@ -235,11 +237,11 @@ class GLTConfig(Config):
     device: str = "cpu"
     data_root: str | None = None
 
-    # runs written before ``scorer_hops`` existed: their edge scorer read the node features only
-    LEGACY: ClassVar[dict[str, Any]] = {"scorer_hops": 0}
+    # runs written before these keys existed: their edge scorer read the node features, at full width
+    LEGACY: ClassVar[dict[str, Any]] = {"scorer_hops": 0, "scorer_dim": None}
 
     def unread_keys(self) -> set[str]:
-        return set() if self.graph_mask == "inductive" else {"scorer_hops"}
+        return set() if self.graph_mask == "inductive" else {"scorer_hops", "scorer_dim"}
 
     def __post_init__(self) -> None:
         from graphlottery.data import DATASETS, TU
@@ -267,6 +269,8 @@ class GLTConfig(Config):
                               f"link task; got task {self.task!r}")
         if self.scorer_hops < 0:
             raise ConfigError(f"scorer_hops must be >= 0, got {self.scorer_hops}")
+        if self.scorer_dim is not None and self.scorer_dim < 1:
+            raise ConfigError(f"scorer_dim must be >= 1 or null (full width), got {self.scorer_dim}")
         if self.graph_mask == "inductive" and (self.batch_size is not None or self.num_parts is not None):
             raise ConfigError("graph_mask: inductive scores every edge at each step and runs full-batch; "
                               "remove batch_size / num_parts or use graph_mask: free")

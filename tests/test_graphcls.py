@@ -155,13 +155,42 @@ def test_context_features_average_neighbourhoods():
         context_features(x, edge_index, -1)
 
 
-def test_inductive_graph_mask_on_a_node_task(tmp_path):
-    """The shipped Cora config with the inductive mask runs end to end: exact sparsity, a ticket
-    that keeps accuracy after a short round."""
+def test_principal_components_keep_the_geometry_of_low_rank_features():
+    from graphlottery import principal_components
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 3, generator=gen) @ torch.randn(3, 50, generator=gen) + 5.0  # rank 3 around a mean
+    out = principal_components(x, 3)
+    centred = x - x.mean(0)
+    assert out.shape == (40, 3)
+    assert torch.allclose(out @ out.t(), centred @ centred.t(), atol=1e-3)  # a rotation of the centred rows
+    assert torch.equal(principal_components(x, 3), out)  # a fixed seed: the same on every call
+    assert principal_components(x, 50) is x  # no wider than dim: unchanged
+    padded = principal_components(x[:4], 10)  # 4 rows span at most 4 axes; the rest is zero
+    assert padded.shape == (4, 10) and torch.equal(padded[:, 4:], torch.zeros(4, 6))
+    with pytest.raises(ValueError, match="dim"):
+        principal_components(x, 0)
+
+
+def test_inductive_graph_mask_on_a_node_task(tmp_path, monkeypatch):
+    """The shipped Cora config with the inductive mask runs end to end: the scorer reads the
+    128 principal axes of the context features, exact sparsity, a ticket that keeps accuracy
+    after a short round."""
+    from graphlottery.lottery import glt
+
+    widths = []
+
+    class Recording(glt.EdgeScorer):
+        def __init__(self, in_channels: int):
+            widths.append(in_channels)
+            super().__init__(in_channels)
+
+    monkeypatch.setattr(glt, "EdgeScorer", Recording)
     config = GLTConfig.from_yaml(Path(__file__).parents[1] / "configs/glt/cora_gcn_inductive.yaml", hidden=64,
                                  mask_epochs=15, retrain_epochs=50, rounds=1, random_baseline=False)
-    assert (config.graph_mask, config.scorer_hops) == ("inductive", 2)
+    assert (config.graph_mask, config.scorer_hops, config.scorer_dim) == ("inductive", 2, 128)
     dense, first = run_glt(config, tmp_path, progress=False)["rounds"]
+    assert widths == [128]
     assert first["graph_sparsity"] == pytest.approx(0.05, abs=1e-3) and first["weight_sparsity"] == pytest.approx(0.2)
     assert dense["test"] > 0.78 and first["test"] > dense["test"] - 0.03
 
@@ -193,3 +222,5 @@ def test_graph_mask_option_is_checked():
         UGS(GCN(cora.num_features, 8, 7), cora, scorer_features=cora.x)
     with pytest.raises(ConfigError, match="scorer_hops"):
         GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive", scorer_hops=-1)
+    with pytest.raises(ConfigError, match="scorer_dim"):
+        GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive", scorer_dim=0)

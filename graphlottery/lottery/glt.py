@@ -36,7 +36,7 @@ from graphlottery.lottery.distributed import DistributedUGS, init_distributed
 from graphlottery.lottery.minibatch import MiniBatchUGS
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
-from graphlottery.masks import EdgeScorer, context_features
+from graphlottery.masks import EdgeScorer, context_features, principal_components
 from graphlottery.nn import MODELS, GINClassifier, MLPDecoder, load_encoder
 from graphlottery.tasks import (
     GraphClassification,
@@ -130,6 +130,8 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         if data.x is None:
             raise ConfigError(f"graph_mask: inductive scores edges from node features; {config.dataset} has none")
         scorer_features = context_features(data.x, data.edge_index, config.scorer_hops)
+        if config.scorer_dim is not None:
+            scorer_features = principal_components(scorer_features, config.scorer_dim)
     ugs = kind(
         model,
         data,

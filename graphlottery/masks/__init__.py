@@ -10,7 +10,7 @@ from graphlottery.masks.prune import (
     random_scores,
     sparsity,
 )
-from graphlottery.masks.scorer import EdgeScorer, context_features, unit_endpoints
+from graphlottery.masks.scorer import EdgeScorer, context_features, principal_components, unit_endpoints
 from graphlottery.masks.structured import refill, regroup
 from graphlottery.masks.weight import WeightMasks, maskable_weights
 
@@ -21,6 +21,7 @@ __all__ = [
     "WeightMasks",
     "check_fraction",
     "context_features",
+    "principal_components",
     "inference_macs",
     "kept_counts",
     "layer_densities",
