@@ -35,8 +35,14 @@ def main() -> None:
     at80 = next((r for r in rounds if r["sparsity"] >= 0.8 - 1e-9), None)
     if at80 is None:
         raise SystemExit(f"no round reaches 80% sparsity (last: {rounds[-1]['sparsity']:.3f}); run more rounds")
-    birds = [early_bird_ticket(config, seed, at80["sparsity"]) for seed in args.seeds]
+    # an early-bird ticket has no trained dense teacher, so a KD config reports none
+    birds = [] if config.kd else [early_bird_ticket(config, seed, at80["sparsity"]) for seed in args.seeds]
     fractions = [(b["epoch"] or config.epochs) / config.epochs for b in birds]
+    early_bird = {"epoch_fraction_mean": round(statistics.fmean(fractions), 3),
+                  "epoch_fraction_max": round(max(fractions), 3),
+                  "test": round(statistics.fmean(b["test"] for b in birds), 4),
+                  "gap_to_imp_points": round(100 * (statistics.fmean(b["test"] for b in birds) - at80["test"]), 2),
+                  "per_seed": [{"epoch": b["epoch"], "test": round(b["test"], 4)} for b in birds]} if birds else None
     print(json.dumps({
         "benchmark": "imp_accuracy",
         "seeds": args.seeds,
@@ -46,11 +52,7 @@ def main() -> None:
                   **{f"random_{s}": round(at80[f"random_{s}"], 4) for s in config.baselines},
                   **{f"random_{s}_gap_points": round(100 * (at80[f"random_{s}"] - dense), 2)
                      for s in config.baselines}},
-        "early_bird": {"epoch_fraction_mean": round(statistics.fmean(fractions), 3),
-                       "epoch_fraction_max": round(max(fractions), 3),
-                       "test": round(statistics.fmean(b["test"] for b in birds), 4),
-                       "gap_to_imp_points": round(100 * (statistics.fmean(b["test"] for b in birds) - at80["test"]), 2),
-                       "per_seed": [{"epoch": b["epoch"], "test": round(b["test"], 4)} for b in birds]},
+        "early_bird": early_bird,
         "curve": [{"round": r["round"], "sparsity": round(r["sparsity"], 4), "imp": round(r["test"], 4),
                    **{s: round(r[f"random_{s}"], 4) for s in config.baselines if f"random_{s}" in r}}
                   for r in rounds],

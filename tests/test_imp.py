@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from graphlottery import Ticket
 from graphlottery.config import ConfigError
@@ -65,6 +66,36 @@ def test_early_bird_draws_a_ticket_once_masks_settle():
     assert result["test"] > 0.5
     never = early_bird_ticket(tiny(epochs=3), seed=0, target=0.5, window=2, threshold=0.0)
     assert never["epoch"] is None and len(never["distances"]) == 3
+
+
+def test_early_bird_honours_scope_rewinding_and_refuses_kd(monkeypatch):
+    from graphlottery.lottery import imp
+
+    starts, masks = [], []
+    train, set_hard = imp.train, imp.WeightMasks.set_hard
+
+    def recording(model, data, config, keep_epoch=None, stop=None, teacher=None):
+        if stop is None:  # the ticket's training: record the weights it starts from
+            starts.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return train(model, data, config, keep_epoch=keep_epoch, stop=stop, teacher=teacher)
+
+    def recording_masks(self, hard):
+        masks.append({n: ~m for n, m in hard.items()})
+        return set_hard(self, hard)
+
+    monkeypatch.setattr(imp, "train", recording)
+    monkeypatch.setattr(imp.WeightMasks, "set_hard", recording_masks)
+    result = imp.early_bird_ticket(tiny(epochs=12, scope="layerwise", rewind_epoch=6), seed=0, target=0.5,
+                                   window=2, threshold=0.2)
+    assert result["epoch"] is not None and result["epoch"] <= 6
+    for name, pruned in masks[0].items():  # the same fraction in every layer
+        assert int(pruned.sum()) == round(0.5 * pruned.numel()), name
+    # trained from the weights after rewind_epoch (6) epochs: not the initialisation
+    torch.manual_seed(0)
+    init = imp.build_model(tiny()).state_dict()
+    assert any(not torch.equal(starts[0][k], v) for k, v in init.items() if v.is_floating_point())
+    with pytest.raises(ConfigError, match="teacher"):
+        imp.early_bird_ticket(tiny(kd=True), seed=0, target=0.5)
 
 
 def test_distillation_loss_and_kd_tickets(tmp_path):

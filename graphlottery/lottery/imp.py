@@ -159,33 +159,40 @@ def early_bird_ticket(config: IMPConfig, seed: int, target: float, window: int =
                       ) -> dict[str, Any]:
     """Draw an early-bird ticket (You et al., ICLR 2020) at sparsity ``target`` and train it.
 
-    The dense model (the same initialisation as :func:`run_seed`'s) trains until the global
-    magnitude mask at ``target``, computed after every epoch, has stayed within ``threshold``
-    (normalised Hamming distance) over the last ``window`` epochs; that mask is then trained
-    from the initialisation. Returns the epoch it was drawn at (``None``: never settled, the
-    mask of the last epoch is used), the distances per epoch, and the ticket's accuracies.
+    The dense model (the same initialisation as :func:`run_seed`'s) trains until the magnitude
+    mask at ``target`` (global or per layer, by ``config.scope``), computed after every epoch,
+    has stayed within ``threshold`` (normalised Hamming distance) over the last ``window`` epochs,
+    and at least ``config.rewind_epoch`` epochs; that mask is then trained from the weights of
+    epoch ``rewind_epoch`` (``rewind: false``: from the weights it was drawn at). Returns the
+    epoch it was drawn at (``None``: never settled, the mask of the last epoch is used), the
+    distances per epoch, and the ticket's accuracies. KD needs a fully trained dense teacher,
+    which an early-bird ticket exists to avoid, so ``kd: true`` is refused.
     """
+    if config.kd:
+        raise ConfigError("early-bird tickets are drawn before the dense model finishes training, so there is no "
+                          "trained teacher for kd: true (KD tickets: run_imp)")
     device = torch.device(config.device)
     data = {k: v.to(device) for k, v in load_digits(seed).items()}
     torch.manual_seed(seed)
     model = build_model(config).to(device)
-    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
     names = maskable_weights(model, PRUNABLE)
+    chooser = prune_lowest if config.scope == "global" else prune_lowest_layerwise
     bird = EarlyBird(window, threshold)
     drawn: dict[str, Any] = {"epoch": None, "masks": None}
 
-    def settled(epoch: int) -> bool:
-        weights = [model.get_parameter(name).detach() for name in names]
-        drawn["masks"] = prune_lowest(weights, [torch.ones_like(w, dtype=torch.bool) for w in weights], target)
-        if bird.update(drawn["masks"]):
-            drawn["epoch"] = epoch
-            return True
-        return False
+    def settled(epoch: int) -> bool:  # after each epoch; once drawn, training goes on to rewind_epoch only
+        if drawn["epoch"] is None:
+            weights = [model.get_parameter(name).detach() for name in names]
+            drawn["masks"] = chooser(weights, [torch.ones_like(w, dtype=torch.bool) for w in weights], target)
+            if bird.update(drawn["masks"]):
+                drawn["epoch"] = epoch
+        return drawn["epoch"] is not None and epoch >= config.rewind_epoch
 
     _phase_seed(seed, 0, 0)
-    train(model, data, config, stop=settled)
+    _, rewind = train(model, data, config, keep_epoch=config.rewind_epoch, stop=settled)
+    start = rewind if config.rewind else {k: v.detach().clone() for k, v in model.state_dict().items()}
     masks = WeightMasks(model, names).to(device).set_hard(dict(zip(names, drawn["masks"]))).attach()
-    model.load_state_dict(init)
+    model.load_state_dict(start)
     _phase_seed(seed, 1, 0)
     record, _ = train(model, data, config)
     masks.detach()
