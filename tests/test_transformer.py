@@ -37,6 +37,23 @@ def test_pruning_rejects_bad_input():
         gate_penalty(torch.nn.Linear(3, 3))
     prune_heads_and_neurons(block, heads=0.9, neurons=0.9)  # at least one head and neuron stay
     assert block.attn.heads == 1 and block.ffn.fc1.out_features == 1
+    with pytest.raises(ValueError, match="neuron_scope"):
+        prune_heads_and_neurons(block, heads=0.0, neurons=0.5, neuron_scope="block")
+
+
+def test_ffn_neurons_are_ranked_across_layers_by_default():
+    """EarlyBERT removes the FFN neurons with the smallest coefficients over all layers together."""
+    model = VisionTransformer(dim=8, depth=2, heads=2, hidden=8)
+    with torch.no_grad():
+        model.blocks[0].ffn.neuron_gate.copy_(torch.arange(1.0, 9.0) / 100)  # all below layer 1's
+        model.blocks[1].ffn.neuron_gate.copy_(torch.arange(1.0, 9.0))
+    left = prune_heads_and_neurons(model, heads=0.0, neurons=0.5)
+    assert left["neurons"] == 8  # 8 of 16 go: layer 0's seven smallest, then layer 1's smallest
+    assert [b.ffn.fc1.out_features for b in model.blocks] == [1, 7]
+    assert model.blocks[0].ffn.fc2.weight.shape[1] == 1
+    per_layer = VisionTransformer(dim=8, depth=2, heads=2, hidden=8)
+    prune_heads_and_neurons(per_layer, heads=0.0, neurons=0.5, neuron_scope="layer")
+    assert [b.ffn.fc1.out_features for b in per_layer.blocks] == [4, 4]
 
 
 def test_earlybert_search_then_prune_on_digits():

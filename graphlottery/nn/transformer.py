@@ -157,21 +157,51 @@ def _lowest(gate: Tensor, fraction: float) -> Tensor:
     return keep
 
 
-def prune_heads_and_neurons(model: nn.Module, heads: float, neurons: float) -> dict[str, int]:
+def prune_heads_and_neurons(model: nn.Module, heads: float, neurons: float, neuron_scope: str = "global"
+                            ) -> dict[str, int]:
     """Physically remove, in every attention layer, the fraction ``heads`` of heads with the
-    smallest ``|coefficient|`` (at least one head stays), and likewise ``neurons`` of every FFN's
-    hidden neurons. Returns the numbers of heads and neurons left."""
+    smallest ``|coefficient|`` (at least one head stays), and the fraction ``neurons`` of FFN
+    hidden neurons with the smallest ``|coefficient|``: ranked over all layers together
+    (``neuron_scope="global"``, EarlyBERT's choice) or within each FFN (``"layer"``); every FFN
+    keeps at least its largest neuron. Returns the numbers of heads and neurons left."""
     for name, fraction in (("heads", heads), ("neurons", neurons)):
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"the fraction of {name} to prune must be in [0, 1), got {fraction}")
-    left = {"heads": 0, "neurons": 0}
-    for module in model.modules():
-        if isinstance(module, MultiHeadSelfAttention):
-            module.remove_heads(_lowest(module.head_gate, heads))
-            left["heads"] += module.heads
-        elif isinstance(module, FeedForward):
-            module.remove_neurons(_lowest(module.neuron_gate, neurons))
-            left["neurons"] += module.fc1.out_features
-    if not left["heads"] and not left["neurons"]:
+    if neuron_scope not in ("global", "layer"):
+        raise ValueError(f"neuron_scope must be 'global' or 'layer', got {neuron_scope!r}")
+    attention = [m for m in model.modules() if isinstance(m, MultiHeadSelfAttention)]
+    ffns = [m for m in model.modules() if isinstance(m, FeedForward)]
+    if not attention and not ffns:
         raise ValueError(f"{type(model).__name__} has no attention heads or FFN neurons to prune")
-    return left
+    for module in attention:
+        module.remove_heads(_lowest(module.head_gate, heads))
+    if neuron_scope == "layer":
+        keeps = [_lowest(m.neuron_gate, neurons) for m in ffns]
+    else:
+        keeps = _lowest_global([m.neuron_gate for m in ffns], neurons) if ffns else []
+    for module, keep in zip(ffns, keeps):
+        module.remove_neurons(keep)
+    return {"heads": sum(m.heads for m in attention), "neurons": sum(m.fc1.out_features for m in ffns)}
+
+
+def _lowest(gate: Tensor, fraction: float) -> Tensor:
+    """Keep-mask without the ``round(fraction · n)`` smallest ``|gate|`` entries (at least one kept)."""
+    n = gate.numel()
+    drop = min(round(fraction * n), n - 1)
+    keep = torch.ones(n, dtype=torch.bool, device=gate.device)
+    keep[torch.sort(gate.detach().abs(), stable=True).indices[:drop]] = False
+    return keep
+
+
+def _lowest_global(gates: list[Tensor], fraction: float) -> list[Tensor]:
+    """Keep-masks without the ``round(fraction · total)`` smallest ``|gate|`` entries over all
+    ``gates`` together; each gate's largest entry is never a candidate, so every one keeps one."""
+    sizes = [g.numel() for g in gates]
+    scores = torch.cat([g.detach().abs() for g in gates])
+    offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+    candidates = scores.clone()
+    candidates[[offset + int(g.detach().abs().argmax()) for g, offset in zip(gates, offsets)]] = float("inf")
+    drop = min(round(fraction * scores.numel()), scores.numel() - len(gates))
+    keep = torch.ones_like(scores, dtype=torch.bool)
+    keep[torch.sort(candidates, stable=True).indices[:drop]] = False
+    return list(keep.split(sizes))
