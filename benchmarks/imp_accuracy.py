@@ -37,7 +37,7 @@ def main() -> None:
         raise SystemExit(f"no round reaches 80% sparsity (last: {rounds[-1]['sparsity']:.3f}); run more rounds")
     # an early-bird ticket has no trained dense teacher, so a KD config reports none
     birds = [] if config.kd else [early_bird_ticket(config, seed, at80["sparsity"]) for seed in args.seeds]
-    fractions = [(b["epoch"] or config.epochs) / config.epochs for b in birds]
+    fractions = [b["dense_epochs"] / config.epochs for b in birds]
     early_bird = {"epoch_fraction_mean": round(statistics.fmean(fractions), 3),
                   "epoch_fraction_max": round(max(fractions), 3),
                   "test": round(statistics.fmean(b["test"] for b in birds), 4),

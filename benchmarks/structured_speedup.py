@@ -88,7 +88,7 @@ def main() -> None:
             block.ffn.neuron_gate.uniform_(0.5, 1.5)
     x = torch.randn(64, 65, 256)
     pruned = copy.deepcopy(dense)
-    left = prune_heads_and_neurons(pruned, heads=0.5, neurons=0.5)
+    left = prune_heads_and_neurons(pruned, heads=0.5, neurons=0.5, neuron_scope="layer")  # half of every block
     masked, density = masked_copy(dense, 0.5)
     d, p, ratio = paired_ratio(dense, pruned, x, args.repeats)
     _, m, masked_ratio = paired_ratio(dense, masked, x, args.repeats)

@@ -87,13 +87,22 @@ def test_early_bird_honours_scope_rewinding_and_refuses_kd(monkeypatch):
     monkeypatch.setattr(imp.WeightMasks, "set_hard", recording_masks)
     result = imp.early_bird_ticket(tiny(epochs=12, scope="layerwise", rewind_epoch=6), seed=0, target=0.5,
                                    window=2, threshold=0.2)
-    assert result["epoch"] is not None and result["epoch"] <= 6
+    assert result["epoch"] is not None and result["epoch"] < 6 and result["dense_epochs"] == 6
     for name, pruned in masks[0].items():  # the same fraction in every layer
         assert int(pruned.sum()) == round(0.5 * pruned.numel()), name
-    # trained from the weights after rewind_epoch (6) epochs: not the initialisation
-    torch.manual_seed(0)
-    init = imp.build_model(tiny()).state_dict()
-    assert any(not torch.equal(starts[0][k], v) for k, v in init.items() if v.is_floating_point())
+
+    def weights_after(epochs: int) -> dict:  # the dense run's weights after ``epochs`` epochs
+        config = tiny(epochs=12)
+        torch.manual_seed(0)
+        model = imp.build_model(config)
+        imp._phase_seed(0, 0, 0)
+        return train(model, imp.load_digits(0), config, keep_epoch=epochs, stop=lambda e: e >= epochs)[1]
+
+    # the ticket trains from the weights of epoch rewind_epoch = 6, although the mask settled earlier
+    assert all(torch.equal(starts[0][k], v) for k, v in weights_after(6).items())
+    fine_tuned = imp.early_bird_ticket(tiny(epochs=12, rewind=False), seed=0, target=0.5, window=2, threshold=0.2)
+    assert fine_tuned["dense_epochs"] == fine_tuned["epoch"]  # rewind: false starts where it was drawn
+    assert all(torch.equal(starts[1][k], v) for k, v in weights_after(fine_tuned["epoch"]).items())
     with pytest.raises(ConfigError, match="teacher"):
         imp.early_bird_ticket(tiny(kd=True), seed=0, target=0.5)
 

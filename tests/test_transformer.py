@@ -51,6 +51,9 @@ def test_ffn_neurons_are_ranked_across_layers_by_default():
     assert left["neurons"] == 8  # 8 of 16 go: layer 0's seven smallest, then layer 1's smallest
     assert [b.ffn.fc1.out_features for b in model.blocks] == [1, 7]
     assert model.blocks[0].ffn.fc2.weight.shape[1] == 1
+    untrained = VisionTransformer(dim=8, depth=3, heads=2, hidden=8)  # every coefficient still 1: a tie
+    prune_heads_and_neurons(untrained, heads=0.0, neurons=0.5)
+    assert [b.ffn.fc1.out_features for b in untrained.blocks] == [4, 4, 4]
     per_layer = VisionTransformer(dim=8, depth=2, heads=2, hidden=8)
     prune_heads_and_neurons(per_layer, heads=0.0, neurons=0.5, neuron_scope="layer")
     assert [b.ffn.fc1.out_features for b in per_layer.blocks] == [4, 4]

@@ -161,12 +161,13 @@ def early_bird_ticket(config: IMPConfig, seed: int, target: float, window: int =
 
     The dense model (the same initialisation as :func:`run_seed`'s) trains until the magnitude
     mask at ``target`` (global or per layer, by ``config.scope``), computed after every epoch,
-    has stayed within ``threshold`` (normalised Hamming distance) over the last ``window`` epochs,
-    and at least ``config.rewind_epoch`` epochs; that mask is then trained from the weights of
-    epoch ``rewind_epoch`` (``rewind: false``: from the weights it was drawn at). Returns the
-    epoch it was drawn at (``None``: never settled, the mask of the last epoch is used), the
-    distances per epoch, and the ticket's accuracies. KD needs a fully trained dense teacher,
-    which an early-bird ticket exists to avoid, so ``kd: true`` is refused.
+    has stayed within ``threshold`` (normalised Hamming distance) over the last ``window`` epochs;
+    that mask is then trained from the weights of epoch ``rewind_epoch`` (dense training goes on
+    to that epoch if the mask settles earlier) or, with ``rewind: false``, from the weights it was
+    drawn at. Returns the epoch it was drawn at (``None``: never settled, the mask of the last
+    epoch is used), the dense epochs trained (``dense_epochs``), the distances per epoch, and the
+    ticket's accuracies. KD needs a fully trained dense teacher, which an early-bird ticket
+    exists to avoid, so ``kd: true`` is refused.
     """
     if config.kd:
         raise ConfigError("early-bird tickets are drawn before the dense model finishes training, so there is no "
@@ -178,15 +179,19 @@ def early_bird_ticket(config: IMPConfig, seed: int, target: float, window: int =
     names = maskable_weights(model, PRUNABLE)
     chooser = prune_lowest if config.scope == "global" else prune_lowest_layerwise
     bird = EarlyBird(window, threshold)
-    drawn: dict[str, Any] = {"epoch": None, "masks": None}
+    drawn: dict[str, Any] = {"epoch": None, "masks": None, "stopped": config.epochs}
+    until = config.rewind_epoch if config.rewind else 0
 
-    def settled(epoch: int) -> bool:  # after each epoch; once drawn, training goes on to rewind_epoch only
+    def settled(epoch: int) -> bool:  # after each epoch; once drawn, training goes on to ``until`` only
         if drawn["epoch"] is None:
             weights = [model.get_parameter(name).detach() for name in names]
             drawn["masks"] = chooser(weights, [torch.ones_like(w, dtype=torch.bool) for w in weights], target)
             if bird.update(drawn["masks"]):
                 drawn["epoch"] = epoch
-        return drawn["epoch"] is not None and epoch >= config.rewind_epoch
+        if drawn["epoch"] is not None and epoch >= until:
+            drawn["stopped"] = epoch
+            return True
+        return False
 
     _phase_seed(seed, 0, 0)
     _, rewind = train(model, data, config, keep_epoch=config.rewind_epoch, stop=settled)
@@ -196,8 +201,8 @@ def early_bird_ticket(config: IMPConfig, seed: int, target: float, window: int =
     _phase_seed(seed, 1, 0)
     record, _ = train(model, data, config)
     masks.detach()
-    return {"epoch": drawn["epoch"], "epochs": config.epochs, "distances": bird.distances,
-            "sparsity": sparsity(drawn["masks"]), **record}
+    return {"epoch": drawn["epoch"], "dense_epochs": drawn["stopped"], "epochs": config.epochs,
+            "distances": bird.distances, "sparsity": sparsity(drawn["masks"]), **record}
 
 
 def _phase_seed(seed: int, round_: int, phase: int) -> None:

@@ -148,15 +148,6 @@ def gate_penalty(model: nn.Module) -> Tensor:
     return sum(g.abs().sum() for g in gates)
 
 
-def _lowest(gate: Tensor, fraction: float) -> Tensor:
-    """Keep-mask without the ``round(fraction · n)`` smallest ``|gate|`` entries (at least one kept)."""
-    n = gate.numel()
-    drop = min(round(fraction * n), n - 1)
-    keep = torch.ones(n, dtype=torch.bool, device=gate.device)
-    keep[torch.sort(gate.detach().abs(), stable=True).indices[:drop]] = False
-    return keep
-
-
 def prune_heads_and_neurons(model: nn.Module, heads: float, neurons: float, neuron_scope: str = "global"
                             ) -> dict[str, int]:
     """Physically remove, in every attention layer, the fraction ``heads`` of heads with the
@@ -195,13 +186,17 @@ def _lowest(gate: Tensor, fraction: float) -> Tensor:
 
 def _lowest_global(gates: list[Tensor], fraction: float) -> list[Tensor]:
     """Keep-masks without the ``round(fraction · total)`` smallest ``|gate|`` entries over all
-    ``gates`` together; each gate's largest entry is never a candidate, so every one keeps one."""
+    ``gates`` together; each gate's largest entry is never a candidate, so every one keeps one.
+    Ties are broken by the relative position within each gate, so equal coefficients (e.g. all
+    still at their initial 1) are dropped evenly across layers, not layer after layer."""
     sizes = [g.numel() for g in gates]
     scores = torch.cat([g.detach().abs() for g in gates])
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]
-    candidates = scores.clone()
-    candidates[[offset + int(g.detach().abs().argmax()) for g, offset in zip(gates, offsets)]] = float("inf")
+    scores[[offset + int(g.detach().abs().argmax()) for g, offset in zip(gates, offsets)]] = float("inf")
+    position = torch.cat([torch.arange(n, device=scores.device) / n for n in sizes])
+    by_position = torch.sort(position, stable=True).indices
+    order = by_position[torch.sort(scores[by_position], stable=True).indices]  # score first, then position
     drop = min(round(fraction * scores.numel()), scores.numel() - len(gates))
     keep = torch.ones_like(scores, dtype=torch.bool)
-    keep[torch.sort(candidates, stable=True).indices[:drop]] = False
+    keep[order[:drop]] = False
     return list(keep.split(sizes))
