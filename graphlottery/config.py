@@ -165,8 +165,8 @@ class GLTConfig(Config):
     the edges of unseen graphs are ranked by the rule learnt on the training graphs; the shipped
     graph-classification configs use it, because free scores memorise the training graphs; the
     scorer reads each endpoint's features with the means over its ``scorer_hops``-hop
-    neighbourhood, :func:`~graphlottery.masks.context_features`, on their first ``scorer_dim``
-    principal axes when wider, :func:`~graphlottery.masks.principal_components`; ``null``: full width).
+    neighbourhood, :func:`~graphlottery.masks.context_features`; with ``scorer_dim`` set, on
+    their first ``scorer_dim`` principal axes, :func:`~graphlottery.masks.principal_components`).
 
     ``directed`` and ``mask_weight_decay`` default to the value of ``reference``: the original
     code pruned each edge direction on its own and let weight decay shrink the masks. ``init``: an
@@ -200,7 +200,7 @@ class GLTConfig(Config):
     fold: int = 0
     graph_mask: str = "free"
     scorer_hops: int = 2
-    scorer_dim: int | None = 128
+    scorer_dim: int | None = None
     split_seed: int = 0
     layers: int = 2
     heads: int = 8
@@ -237,8 +237,8 @@ class GLTConfig(Config):
     device: str = "cpu"
     data_root: str | None = None
 
-    # runs written before these keys existed: their edge scorer read the node features, at full width
-    LEGACY: ClassVar[dict[str, Any]] = {"scorer_hops": 0, "scorer_dim": None}
+    # runs written before ``scorer_hops`` existed: their edge scorer read the node features only
+    LEGACY: ClassVar[dict[str, Any]] = {"scorer_hops": 0}
 
     def unread_keys(self) -> set[str]:
         return set() if self.graph_mask == "inductive" else {"scorer_hops", "scorer_dim"}

@@ -96,8 +96,14 @@ def test_runs_saved_before_a_behaviour_changing_key_are_refused(tmp_path):
     saved("inductive")  # its scorer read atom types only: scorer_hops 0
     with pytest.raises(ConfigError, match=r"scorer_hops.*written before.*'scorer_hops': 0"):
         GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive").check_resume(tmp_path, RUN_ONLY)
-    legacy = GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive", scorer_hops=0, scorer_dim=None)
-    legacy.check_resume(tmp_path, RUN_ONLY)
+    GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive", scorer_hops=0).check_resume(tmp_path, RUN_ONLY)
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["scorer_hops"] == 0
     saved("free")  # a free mask reads no scorer: the key does not matter
     GLTConfig(dataset="MUTAG", task="graph", graph_mask="free").check_resume(tmp_path, RUN_ONLY)
+    # a run from before ``scorer_dim`` (full width, the default) resumes; a projection is a change
+    config = GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({k: v for k, v in config.to_dict().items()
+                                                          if k != "scorer_dim"}))
+    config.check_resume(tmp_path, RUN_ONLY)
+    with pytest.raises(ConfigError, match="scorer_dim"):
+        GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive", scorer_dim=8).check_resume(tmp_path, RUN_ONLY)

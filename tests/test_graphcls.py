@@ -159,15 +159,19 @@ def test_principal_components_keep_the_geometry_of_low_rank_features():
     from graphlottery import principal_components
 
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(40, 3, generator=gen) @ torch.randn(3, 50, generator=gen) + 5.0  # rank 3 around a mean
-    out = principal_components(x, 3)
-    centred = x - x.mean(0)
-    assert out.shape == (40, 3)
-    assert torch.allclose(out @ out.t(), centred @ centred.t(), atol=1e-3)  # a rotation of the centred rows
-    assert torch.equal(principal_components(x, 3), out)  # a fixed seed: the same on every call
-    assert principal_components(x, 50) is x  # no wider than dim: unchanged
-    padded = principal_components(x[:4], 10)  # 4 rows span at most 4 axes; the rest is zero
-    assert padded.shape == (4, 10) and torch.equal(padded[:, 4:], torch.zeros(4, 6))
+    for rows, cols in ((40, 50), (60, 20)):  # wider than tall (Gram matrix) and taller than wide (covariance)
+        x = torch.randn(rows, 3, generator=gen) @ torch.randn(3, cols, generator=gen) + 5.0  # rank 3 around a mean
+        state = torch.get_rng_state()
+        out = principal_components(x, 3)
+        assert torch.equal(torch.get_rng_state(), state)  # exact: draws no random numbers
+        centred = x - x.mean(0)
+        assert out.shape == (rows, 3)
+        assert torch.allclose(out @ out.t(), centred @ centred.t(), atol=1e-3)  # a rotation of the centred rows
+        assert torch.allclose(out.var(0), torch.linalg.svdvals(centred)[:3] ** 2 / (rows - 1), rtol=1e-3)
+    assert torch.equal(principal_components(x.to_sparse(), 2), principal_components(x, 2))
+    assert principal_components(torch.ones(4, 2, dtype=torch.long), 3).dtype == torch.float32  # unprojected
+    padded = principal_components(x[:4], 10)  # 4 rows span at most 3 axes; the rest is zero
+    assert padded.shape == (4, 10) and padded[:, 4:].abs().max() < 1e-3
     with pytest.raises(ValueError, match="dim"):
         principal_components(x, 0)
 

@@ -59,22 +59,37 @@ def principal_components(x: Tensor, dim: int) -> Tensor:
     so an :class:`EdgeScorer` on wide features (Cora's 2-hop context: 4,299 columns) reads a
     ``dim``-wide summary and its per-edge cost no longer grows with the feature width. A rotation
     and a truncation, not a whitening: the scorer's :math:`x_u + x_v` term sees the top-``dim``
-    subspace of the original features at their own scale. Randomised PCA
-    (:func:`torch.pca_lowrank`) from a fixed seed, so the result is the same on every run; ``x``
-    no wider than ``dim`` is returned as it is.
+    subspace of the original features at their own scale. Exact and free of random numbers: an
+    eigendecomposition of the smaller of the ``F x F`` covariance and the ``N x N`` Gram matrix
+    (O(N·F·min(N, F)) time), each axis's sign fixed by its largest entry. Every row counts, so on a
+    union of graphs the axes are fitted on held-out graphs' features too (unsupervised). Features
+    no wider than ``dim`` are returned unprojected; with fewer than ``dim`` rows, the columns past
+    the ``N - 1`` informative axes are zero up to rounding.
 
-    Shapes: ``x [N, F]`` -> ``[N, min(F, dim)]``.
+    Shapes: ``x [N, F]`` (dense or sparse, any dtype) -> ``[N, min(F, dim)]`` float.
     """
     if dim < 1:
         raise ValueError(f"dim must be >= 1, got {dim}")
+    x = (x.to_dense() if x.layout != torch.strided else x).float()
     if x.size(1) <= dim:
         return x
-    rank = min(dim, *x.shape)
-    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
-        torch.manual_seed(0)  # a few spare components make the randomised top ``dim`` accurate
-        _, _, v = torch.pca_lowrank(x, q=min(dim + 8, *x.shape), center=True)
-    out = (x - x.mean(0)) @ v[:, :rank]
+    centred = x - x.mean(0)
+    rank = min(dim, x.size(0))
+    if x.size(1) <= x.size(0):  # covariance: eigenvectors are the axes
+        _, vectors = torch.linalg.eigh(centred.t() @ centred)
+        axes = vectors[:, -rank:].flip(1)
+        out = centred @ (axes * _signs(axes))
+    else:  # Gram: eigenvectors are the projected rows up to the singular values
+        values, vectors = torch.linalg.eigh(centred @ centred.t())
+        rows = vectors[:, -rank:].flip(1)
+        out = rows * _signs(rows) * values[-rank:].flip(0).clamp(min=0).sqrt()
     return out if rank == dim else nn.functional.pad(out, (0, dim - rank))
+
+
+def _signs(vectors: Tensor) -> Tensor:
+    """``±1`` per column making each column's largest-magnitude entry positive (``[1, k]``)."""
+    peak = vectors.gather(0, vectors.abs().argmax(0, keepdim=True))
+    return torch.where(peak < 0, -1.0, 1.0).to(vectors.dtype)
 
 
 class EdgeScorer(nn.Module):
