@@ -174,6 +174,8 @@ class GLTConfig(Config):
     initialisation of the layers it holds; rounds then rewind to them. ``early_bird_window`` > 0
     ends each mask search once the graph and weight masks have settled over that many epochs
     (normalised Hamming distance below ``early_bird_threshold``; graph early-bird tickets).
+    ``dense_layers``: module names (e.g. ``[readout]``, a graph classifier's head) whose weights
+    are never masked or pruned.
 
     ``batch_size`` switches node classification and link prediction to mini-batch UGS
     (:class:`~graphlottery.lottery.MiniBatchUGS`: each step trains on the ``num_neighbors``-per-layer
@@ -201,6 +203,7 @@ class GLTConfig(Config):
     graph_mask: str = "free"
     scorer_hops: int = 2
     scorer_dim: int | None = None
+    dense_layers: list[str] = field(default_factory=list)
     split_seed: int = 0
     layers: int = 2
     heads: int = 8

@@ -54,6 +54,27 @@ def test_short_graph_classification_ticket(tmp_path):
     assert ticket.model_class == "GINClassifier" and "readout.1.weight" in ticket.weight_masks  # trained, pruned
 
 
+def test_dense_layers_are_never_pruned():
+    """A classifier head named in dense_layers gets no mask: after pruning 90% of the rest, its
+    weights all still act, and the ticket holds masks for the other layers only."""
+    from graphlottery import GCN, UGS
+    from graphlottery.data import load_planetoid
+
+    cora = load_planetoid("Cora")
+    torch.manual_seed(0)
+    ugs = UGS(GCN(cora.num_features, 16, 7), cora, dense_layers=["convs.1"], mask_epochs=3, retrain_epochs=3,
+              prune_weight=0.9)
+    ugs.dense()
+    record = ugs.step()
+    assert ugs.masks.names == ["convs.0.lin.weight"] and record["weight_sparsity"] == pytest.approx(0.9, abs=1e-4)
+    assert set(ugs.ticket().weight_masks) == {"convs.0.lin.weight"}
+    assert not ugs.model.convs[1].lin._forward_pre_hooks  # the head runs unmasked
+    with pytest.raises(ValueError, match=r"dense_layers \['readout'\] name no maskable weight"):
+        UGS(GCN(cora.num_features, 16, 7), cora, dense_layers=["readout"])
+    with pytest.raises(ValueError, match="no weight to prune"):
+        UGS(GCN(cora.num_features, 16, 7), cora, dense_layers=["convs"])
+
+
 def test_ogb_molecules_load_safely_with_their_scaffold_split(tmp_path):
     pytest.importorskip("ogb")
     from graphlottery.data.ogb import load_ogbg

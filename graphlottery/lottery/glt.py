@@ -152,6 +152,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         edge_groups=data.batch[data.edge_index[0]] if config.task == "graph" else None,  # prune per graph
         edge_scorer=None if scorer_features is None else EdgeScorer(scorer_features.size(1)),
         scorer_features=scorer_features,
+        dense_layers=config.dense_layers,
         seed=seed,
         device=config.device,
         progress=progress and writer,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -39,6 +39,7 @@ from graphlottery.masks import (
     EarlyBird,
     WeightMasks,
     inference_macs,
+    maskable_weights,
     prune_lowest,
     prune_lowest_grouped,
     prune_lowest_layerwise,
@@ -63,6 +64,23 @@ def prepare_features(x: Tensor, sparse_ok: bool) -> Tensor:
         if float((x != 0).float().mean()) < SPARSE_FEATURES_BELOW:
             return sparse_features(x)
     return x
+
+
+def _masked_weights(model: nn.Module, dense_layers: Sequence[str]) -> list[str]:
+    """The model's maskable weights outside the modules named (as prefixes) in ``dense_layers``."""
+    names = maskable_weights(model)
+
+    def inside(name: str, layer: str) -> bool:
+        return name == layer or name.startswith(layer + ".")
+
+    unknown = [layer for layer in dense_layers if not any(inside(n, layer) for n in names)]
+    if unknown:
+        raise ValueError(f"dense_layers {unknown} name no maskable weight of {type(model).__name__} "
+                         f"(its maskable weights: {names})")
+    kept = [n for n in names if not any(inside(n, layer) for layer in dense_layers)]
+    if not kept:
+        raise ValueError(f"dense_layers {list(dense_layers)} leave {type(model).__name__} no weight to prune")
+    return kept
 
 
 class UGS:
@@ -106,6 +124,9 @@ class UGS:
             together). Full batch only.
         scorer_features: what ``edge_scorer`` reads per node, ``[N, F']`` (default ``data.x``;
             e.g. :func:`~graphlottery.masks.context_features` adds each node's neighbourhood).
+        dense_layers: module names (prefixes, e.g. ``["readout"]``) whose weights get no mask and
+            are never pruned: a small classifier head pruned globally with the rest can lose
+            every weight and leave a model that predicts one class.
         seed: the run's seed (model initialisation is the caller's).
         device: ``"cpu"``, ``"cuda"``, ...
         progress: show tqdm bars over epochs.
@@ -136,6 +157,7 @@ class UGS:
         edge_groups: Tensor | None = None,
         edge_scorer: nn.Module | None = None,
         scorer_features: Tensor | None = None,
+        dense_layers: Sequence[str] = (),
         seed: int = 0,
         device: str | torch.device = "cpu",
         progress: bool = False,
@@ -144,7 +166,7 @@ class UGS:
         self.model = model.to(self.device)
         self.graph = MaskedGraph(data, directed=directed).to(self.device)
         WeightMasks.detach_all(model)  # e.g. a previous UGS on the same model
-        self.masks = WeightMasks(model).to(self.device).attach()
+        self.masks = WeightMasks(model, _masked_weights(model, dense_layers)).to(self.device).attach()
         self.task = (task if task is not None else NodeClassification(data)).to(self.device)
         self.native = isinstance(model, MessagePassingStack)
         self.x = prepare_features(data.x.to(self.device), self.native and self.sparse_features)
