@@ -46,6 +46,7 @@ from graphlottery.masks import (
     random_scores,
     unit_endpoints,
 )
+from graphlottery.masks.scorer import dense_float
 from graphlottery.nn.base import MessagePassingStack
 from graphlottery.sparse import Adjacency, sparse_features
 from graphlottery.tasks import NodeClassification
@@ -191,7 +192,7 @@ class UGS:
                 raise ValueError(f"edge_scorer scores edges from node features: scorer_features (default data.x) "
                                  f"must be [{self.graph.num_nodes}, F], got "
                                  f"{None if features is None else tuple(features.shape)}")
-            features = (features.to_dense() if features.layout != torch.strided else features).float()
+            features = dense_float(features)
             if not bool(torch.isfinite(features).all()):
                 raise ValueError("scorer_features contain NaN or inf")
             self._scorer_features = features.to(self.device)

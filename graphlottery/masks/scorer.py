@@ -27,6 +27,11 @@ def unit_endpoints(edge_index: Tensor, edge_unit: Tensor, num_units: int) -> Ten
     return edge_index[:, last]
 
 
+def dense_float(x: Tensor) -> Tensor:
+    """``x`` as a dense float tensor (sparse layouts densified)."""
+    return (x.to_dense() if x.layout != torch.strided else x).float()
+
+
 def context_features(x: Tensor, edge_index: Tensor, hops: int) -> Tensor:
     r"""Node features with their neighbourhood's, for an :class:`EdgeScorer` to read:
 
@@ -43,7 +48,7 @@ def context_features(x: Tensor, edge_index: Tensor, hops: int) -> Tensor:
     """
     if hops < 0:
         raise ValueError(f"hops must be >= 0, got {hops}")
-    x = (x.to_dense() if x.layout != torch.strided else x).float()
+    x = dense_float(x)
     src, dst = edge_index
     degree = torch.bincount(dst, minlength=x.size(0)).clamp(min=1).to(x.dtype)
     mean = torch.sparse_coo_tensor(torch.stack([dst, src]), 1.0 / degree[dst], (x.size(0), x.size(0)))
@@ -70,7 +75,7 @@ def principal_components(x: Tensor, dim: int) -> Tensor:
     """
     if dim < 1:
         raise ValueError(f"dim must be >= 1, got {dim}")
-    x = (x.to_dense() if x.layout != torch.strided else x).float()
+    x = dense_float(x)
     if x.size(1) <= dim:
         return x
     centred = x - x.mean(0)

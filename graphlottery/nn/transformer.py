@@ -177,11 +177,7 @@ def prune_heads_and_neurons(model: nn.Module, heads: float, neurons: float, neur
 
 def _lowest(gate: Tensor, fraction: float) -> Tensor:
     """Keep-mask without the ``round(fraction · n)`` smallest ``|gate|`` entries (at least one kept)."""
-    n = gate.numel()
-    drop = min(round(fraction * n), n - 1)
-    keep = torch.ones(n, dtype=torch.bool, device=gate.device)
-    keep[torch.sort(gate.detach().abs(), stable=True).indices[:drop]] = False
-    return keep
+    return _lowest_global([gate], fraction)[0]
 
 
 def _lowest_global(gates: list[Tensor], fraction: float) -> list[Tensor]:
@@ -192,7 +188,7 @@ def _lowest_global(gates: list[Tensor], fraction: float) -> list[Tensor]:
     sizes = [g.numel() for g in gates]
     scores = torch.cat([g.detach().abs() for g in gates])
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]
-    scores[[offset + int(g.detach().abs().argmax()) for g, offset in zip(gates, offsets)]] = float("inf")
+    scores[[offset + int(part.argmax()) for part, offset in zip(scores.split(sizes), offsets)]] = float("inf")
     position = torch.cat([torch.arange(n, device=scores.device) / n for n in sizes])
     by_position = torch.sort(position, stable=True).indices
     order = by_position[torch.sort(scores[by_position], stable=True).indices]  # score first, then position
