@@ -200,6 +200,12 @@ def as_adjacency(edge_index: Tensor | Adjacency, num_nodes: int) -> Adjacency:
     return Adjacency(edge_index, num_nodes)
 
 
+def sparse_identity(n: int, dtype: torch.dtype = torch.float) -> Tensor:
+    """The ``[n, n]`` identity as a sparse CSR tensor in O(n) memory (one-hot node ids as features)."""
+    index = torch.arange(n + 1)
+    return torch.sparse_csr_tensor(index, index[:n], torch.ones(n, dtype=dtype), (n, n))
+
+
 def sparse_features(x: Tensor) -> Tensor:
     """``x`` (``[N, F]``) as a sparse CSR tensor that also carries its transpose (as
     ``x.transposed``, and ``x.transpose_perm`` mapping stored values into the transpose's

@@ -132,3 +132,26 @@ def write_collab_like(root: Path, num_nodes: int = 400, num_pairs: int = 1600, f
         _save_numpy_split(split / f"{name}.pt", {"edge": pairs[part], "weight": rng.integers(1, 4, int(part.sum())),
                                                   "year": year[part], "edge_neg": cand[i * num_neg:(i + 1) * num_neg]})
     return base
+
+
+def write_ddi_like(root: Path, num_nodes: int = 300, num_pairs: int = 1500, num_neg: int = 200, seed: int = 0) -> Path:
+    """``<root>/ogbl_ddi``: an undirected interaction graph with no node features, OGB's
+    ``target`` split of its pairs (80 / 10 / 10) and ``num_neg`` non-edges per evaluation set."""
+    rng = np.random.default_rng(seed)
+    base = Path(root) / "ogbl_ddi"
+    _, pairs = _communities(rng, num_nodes, num_pairs, 5)
+    part = rng.choice(3, len(pairs), p=[0.8, 0.1, 0.1])
+    _csv(base / "raw" / "edge.csv.gz", pairs[part == 0])
+    _csv(base / "raw" / "num-node-list.csv.gz", np.array([num_nodes]))
+    _csv(base / "raw" / "num-edge-list.csv.gz", np.array([int((part == 0).sum())]))
+    (base / "RELEASE_v1.txt").write_text("generated test data in OGB's layout\n")
+    keys = pairs[:, 0] * num_nodes + pairs[:, 1]
+    cand = rng.integers(0, num_nodes, (20 * num_neg, 2))
+    cand = cand[(cand[:, 0] != cand[:, 1])
+                & ~np.isin(np.minimum(cand[:, 0], cand[:, 1]) * num_nodes + np.maximum(cand[:, 0], cand[:, 1]), keys)]
+    split = base / "split" / "target"
+    _save_numpy_split(split / "train.pt", {"edge": pairs[part == 0]})
+    for i, name in enumerate(("valid", "test")):
+        _save_numpy_split(split / f"{name}.pt", {"edge": pairs[part == i + 1],
+                                                  "edge_neg": cand[i * num_neg:(i + 1) * num_neg]})
+    return base

@@ -69,6 +69,8 @@ def test_wrong_mask_size():
     [
         (Data(x=torch.tensor([[0.0], [float("nan")]]), edge_index=torch.tensor([[0], [1]])), "NaN"),
         (Data(x=torch.tensor([[0.0], [float("inf")]]), edge_index=torch.tensor([[0], [1]])), "NaN or inf"),
+        (Data(x=torch.tensor([[0.0, 1.0], [0.0, 0.0], [float("nan"), 0.0]]).to_sparse_csr(),
+              edge_index=torch.tensor([[0], [1]])), "NaN or inf values in 1 rows, e.g. node 2"),
         (Data(x=torch.zeros(2, 1), edge_index=torch.tensor([[0], [2]])), "valid range"),
         (Data(x=torch.zeros(2, 1), edge_index=torch.tensor([[0.0], [1.0]])), "integer"),
         (Data(x=torch.zeros(0, 1), edge_index=torch.zeros(2, 0, dtype=torch.long)), "no nodes"),

@@ -16,6 +16,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import index_to_mask, scatter, to_undirected
 
 from graphlottery.data.root import cache_root, data_root
+from graphlottery.sparse import sparse_identity
 
 OGBG = {"ogbg-molbace": "ogbg-molbace", "ogbg-molhiv": "ogbg-molhiv"}
 RAW = ["edge.csv.gz", "edge-feat.csv.gz", "graph-label.csv.gz", "node-feat.csv.gz", "num-edge-list.csv.gz",
@@ -248,8 +249,8 @@ def load_ogbl(name: str, root: str | os.PathLike | None = None) -> Data:
       never see a validation or test edge;
     * ``val_edge_index`` / ``test_edge_index`` (``[2, P]``) and ``val_neg_edge_index`` /
       ``test_neg_edge_index`` (``[2, Q]``): OGB's ``edge`` and ``edge_neg``, transposed;
-    * ``x``: OGB's node features as floats (ogbl-ddi has none: one-hot node ids ``[N, N]``, so a
-      first linear layer is a learnable node embedding).
+    * ``x``: OGB's node features as floats (ogbl-ddi has none: one-hot node ids ``[N, N]``, built
+      as a sparse CSR identity in O(N) memory, so a first linear layer is a learnable node embedding).
     """
     key = name.lower()
     dataset = _open_local(key, _local_root(key, root, OGBL, ogbl_layout, "Link"), "Link")
@@ -257,7 +258,7 @@ def load_ogbl(name: str, root: str | os.PathLike | None = None) -> Data:
         split = dataset.get_edge_split()
     graph = dataset[0]
     n = graph.num_nodes
-    x = graph.x.float() if graph.x is not None else torch.eye(n)
+    x = graph.x.float() if graph.x is not None else sparse_identity(n)
     data = Data(x=x, edge_index=to_undirected(split["train"]["edge"].t().long(), num_nodes=n), num_nodes=n)
     for part, ogb_part in (("val", "valid"), ("test", "test")):
         data[f"{part}_edge_index"] = split[ogb_part]["edge"].t().long()

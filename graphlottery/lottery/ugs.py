@@ -60,7 +60,10 @@ def derived_seed(seed: int, round_: int, phase: int) -> int:
 
 
 def prepare_features(x: Tensor, sparse_ok: bool) -> Tensor:
-    """Store mostly-zero features as sparse CSR when the model can take them."""
+    """Store mostly-zero features as sparse CSR when the model can take them (sparse CSR input,
+    e.g. one-hot node ids, is densified only for a model that cannot)."""
+    if x.layout == torch.sparse_csr:
+        return sparse_features(x) if sparse_ok else x.to_dense()
     if sparse_ok and x.dim() == 2 and x.is_floating_point():
         if float((x != 0).float().mean()) < SPARSE_FEATURES_BELOW:
             return sparse_features(x)
