@@ -206,6 +206,19 @@ def sparse_identity(n: int, dtype: torch.dtype = torch.float) -> Tensor:
     return torch.sparse_csr_tensor(index, index[:n], torch.ones(n, dtype=dtype), (n, n))
 
 
+def rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]`` for a dense or sparse CSR ``x`` (``[N, F]``); CSR rows stay CSR, gathered in
+    O(their stored values)."""
+    if x.layout != torch.sparse_csr:
+        return x[index]
+    crow, col = x.crow_indices(), x.col_indices()
+    start, count = crow[index].long(), (crow[index + 1] - crow[index]).long()
+    new_crow = torch.cat([count.new_zeros(1), count.cumsum(0)])
+    row = torch.repeat_interleave(torch.arange(index.numel(), device=x.device), count)
+    pos = start[row] + torch.arange(row.numel(), device=x.device) - new_crow[row]
+    return torch.sparse_csr_tensor(new_crow, col[pos], x.values()[pos], (index.numel(), x.size(1)))
+
+
 def sparse_features(x: Tensor) -> Tensor:
     """``x`` (``[N, F]``) as a sparse CSR tensor that also carries its transpose (as
     ``x.transposed``, and ``x.transpose_perm`` mapping stored values into the transpose's

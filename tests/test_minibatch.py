@@ -130,6 +130,22 @@ def test_batch_losses_are_the_full_batch_loss(cora):
     assert group == pos.size(1) == 499 and loss.item() == pytest.approx(expected.item(), rel=1e-4)
 
 
+def test_sparse_features_stay_sparse_in_batches(cora):
+    """Sparse CSR features (e.g. ogbl-ddi's one-hot node ids) are gathered per batch as CSR rows,
+    never densified, and a batch's loss equals that of the same features stored dense."""
+    sparse = cora.clone()
+    sparse.x = cora.x.to_sparse_csr()
+    losses = []
+    for data in (cora, sparse):
+        torch.manual_seed(0)
+        ugs = MiniBatchUGS(GCN(cora.num_features, 16, 7), data, batch_size=64, num_neighbors=[5, 5])
+        ugs.model.eval()
+        ugs._seed(1)
+        losses.append(next(ugs._losses(ugs._view())).item())
+    assert ugs.x.layout == torch.sparse_csr
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
 def test_minibatch_link_prediction_round(cora):
     data = link_split(cora, seed=0)
     torch.manual_seed(0)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from graphlottery.sparse import Adjacency, check_edge_index, csr_linear, sparse_features
+from graphlottery.sparse import Adjacency, check_edge_index, csr_linear, rows, sparse_features
 
 
 def random_graph(n=12, e=40, seed=0):
@@ -69,3 +69,12 @@ def test_dropout_on_sparse_features_keeps_the_transpose_consistent(device):
     weight = torch.randn(4, 20, device=device, requires_grad=True)
     csr_linear(dropped, weight).sum().backward()
     torch.testing.assert_close(weight.grad, torch.ones(30, 4, device=device).t() @ dense)
+
+
+def test_rows_of_sparse_features_equal_dense_indexing():
+    x = torch.randn(7, 5)
+    x[x < 0.4] = 0.0
+    for index in (torch.tensor([4, 0, 4, 2, 6]), torch.tensor([3]), torch.zeros(0, dtype=torch.long)):
+        got = rows(x.to_sparse_csr(), index)
+        assert got.layout == torch.sparse_csr and torch.equal(got.to_dense(), x[index])
+        assert torch.equal(rows(x, index), x[index])

@@ -59,12 +59,13 @@ def derived_seed(seed: int, round_: int, phase: int) -> int:
     return (seed * 1_000_003 + round_ * 1_009 + phase) % (2**31 - 1)
 
 
-def prepare_features(x: Tensor, sparse_ok: bool) -> Tensor:
-    """Store mostly-zero features as sparse CSR when the model can take them (sparse CSR input,
-    e.g. one-hot node ids, is densified only for a model that cannot)."""
+def prepare_features(x: Tensor, sparse_ok: bool, convert: bool = True) -> Tensor:
+    """Features for a model: sparse CSR input (e.g. one-hot node ids) stays sparse if the model
+    takes it (``sparse_ok``), else is densified; dense mostly-zero features become sparse CSR
+    when the model takes it and ``convert``."""
     if x.layout == torch.sparse_csr:
         return sparse_features(x) if sparse_ok else x.to_dense()
-    if sparse_ok and x.dim() == 2 and x.is_floating_point():
+    if sparse_ok and convert and x.dim() == 2 and x.is_floating_point():
         if float((x != 0).float().mean()) < SPARSE_FEATURES_BELOW:
             return sparse_features(x)
     return x
@@ -136,7 +137,7 @@ class UGS:
         progress: show tqdm bars over epochs.
     """
 
-    sparse_features = True  # store mostly-zero features as sparse CSR (full-batch products only)
+    sparse_features = True  # store dense mostly-zero features as sparse CSR (full-batch products only)
     fused_adam = False  # the mask search's Adam as one fused kernel (faster, rounds differently)
 
     def __init__(
@@ -173,7 +174,7 @@ class UGS:
         self.masks = WeightMasks(model, _masked_weights(model, dense_layers)).to(self.device).attach()
         self.task = (task if task is not None else NodeClassification(data)).to(self.device)
         self.native = isinstance(model, MessagePassingStack)
-        self.x = prepare_features(data.x.to(self.device), self.native and self.sparse_features)
+        self.x = prepare_features(data.x.to(self.device), self.native, convert=self.sparse_features)
         self.lr, self.weight_decay, self.s1, self.s2 = lr, weight_decay, s1, s2
         self.mask_epochs, self.retrain_epochs = mask_epochs, retrain_epochs
         self.prune_graph, self.prune_weight = prune_graph, prune_weight
