@@ -216,7 +216,7 @@ def rows(x: Tensor, index: Tensor) -> Tensor:
     new_crow = torch.cat([count.new_zeros(1), count.cumsum(0)])
     row = torch.repeat_interleave(torch.arange(index.numel(), device=x.device), count)
     pos = start[row] + torch.arange(row.numel(), device=x.device) - new_crow[row]
-    return torch.sparse_csr_tensor(new_crow, col[pos], x.values()[pos], (index.numel(), x.size(1)))
+    return torch.sparse_csr_tensor(new_crow.to(col.dtype), col[pos], x.values()[pos], (index.numel(), x.size(1)))
 
 
 def sparse_features(x: Tensor) -> Tensor:
