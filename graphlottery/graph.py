@@ -30,11 +30,12 @@ def check_graph(data: Data) -> None:
     if x is not None:
         if x.size(0) != num_nodes:
             raise ValueError(f"x has {x.size(0)} rows but the graph has {num_nodes} nodes")
-        sparse = x.layout == torch.sparse_csr  # e.g. one-hot node ids
-        finite = torch.isfinite(x.values() if sparse else x) if x.is_floating_point() else None
-        if finite is not None and not finite.all():
-            rows = torch._convert_indices_from_csr_to_coo(x.crow_indices(), x.col_indices())[0] if sparse else None
-            bad = rows[~finite].unique() if sparse else (~finite).any(-1).nonzero().view(-1)
+        if x.layout == torch.sparse_csr:  # e.g. one-hot node ids: check the stored values
+            stored_row = torch._convert_indices_from_csr_to_coo(x.crow_indices(), x.col_indices())[0]
+            bad = stored_row[~torch.isfinite(x.values())].unique()
+        else:
+            bad = (~torch.isfinite(x)).any(-1).nonzero().view(-1) if x.is_floating_point() else x.new_zeros(0)
+        if bad.numel():
             raise ValueError(f"x holds NaN or inf values in {bad.numel()} rows, e.g. node {int(bad[0])}")
 
 

@@ -206,9 +206,9 @@ def sparse_identity(n: int, dtype: torch.dtype = torch.float) -> Tensor:
     return torch.sparse_csr_tensor(index, index[:n], torch.ones(n, dtype=dtype), (n, n))
 
 
-def rows(x: Tensor, index: Tensor) -> Tensor:
-    """``x[index]`` for a dense or sparse CSR ``x`` (``[N, F]``); CSR rows stay CSR, gathered in
-    O(their stored values)."""
+def gather_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]`` for a dense or sparse CSR ``x`` (``[N, F]``) and non-negative integer ``index``
+    (``[B]``); CSR rows stay CSR (same index dtype), gathered in O(their stored values)."""
     if x.layout != torch.sparse_csr:
         return x[index]
     crow, col = x.crow_indices(), x.col_indices()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from graphlottery.sparse import Adjacency, check_edge_index, csr_linear, rows, sparse_features
+from graphlottery.sparse import Adjacency, check_edge_index, csr_linear, gather_rows, sparse_features
 
 
 def random_graph(n=12, e=40, seed=0):
@@ -71,10 +71,15 @@ def test_dropout_on_sparse_features_keeps_the_transpose_consistent(device):
     torch.testing.assert_close(weight.grad, torch.ones(30, 4, device=device).t() @ dense)
 
 
-def test_rows_of_sparse_features_equal_dense_indexing():
+def test_gathered_rows_of_sparse_features_equal_dense_indexing():
     x = torch.randn(7, 5)
     x[x < 0.4] = 0.0
-    for index in (torch.tensor([4, 0, 4, 2, 6]), torch.tensor([3]), torch.zeros(0, dtype=torch.long)):
-        got = rows(x.to_sparse_csr(), index)
-        assert got.layout == torch.sparse_csr and torch.equal(got.to_dense(), x[index])
-        assert torch.equal(rows(x, index), x[index])
+    x[1] = 0.0  # a row with no stored values
+    for csr in (x.to_sparse_csr(), sparse_features(x)):  # int64 and int32 indices
+        indices = (torch.tensor([4, 0, 4, 1, 6]), torch.tensor([3], dtype=torch.int32), torch.zeros(0).long())
+        for index in indices:
+            with torch.sparse.check_sparse_tensor_invariants():
+                got = gather_rows(csr, index)
+                got.to_dense()
+            assert got.layout == torch.sparse_csr and got.crow_indices().dtype == csr.col_indices().dtype
+            assert torch.equal(got.to_dense(), x[index]) and torch.equal(gather_rows(x, index), x[index])

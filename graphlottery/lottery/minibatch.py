@@ -39,7 +39,7 @@ from torch_geometric.data import Data
 from graphlottery.lottery.ticket import Ticket, TicketError
 from graphlottery.lottery.ugs import UGS, derived_seed
 from graphlottery.sampling import NeighborSampler, SampledSubgraph, check_fanouts
-from graphlottery.sparse import Adjacency, rows
+from graphlottery.sparse import Adjacency, gather_rows
 from graphlottery.tasks import LinkPrediction, NodeClassification
 
 
@@ -69,7 +69,7 @@ class MiniBatchUGS(UGS):
     takes one step per epoch like full-batch UGS.
     """
 
-    sparse_features = False  # dense features stay dense: batches gather their rows
+    full_batch_features = False  # batches gather rows of x: dense stays dense, sparse CSR stays plain CSR
     fused_adam = True  # every step updates all edge scores: one fused pass instead of ten
 
     def __init__(
@@ -150,7 +150,7 @@ class MiniBatchUGS(UGS):
         was_training = self.model.training
         self.model.eval()
         empty = torch.zeros(2, 0, dtype=torch.long, device=self.device)
-        first = rows(self.x, torch.zeros(1, dtype=torch.long, device=self.device))
+        first = gather_rows(self.x, torch.zeros(1, dtype=torch.long, device=self.device))
         out = self.model(first, Adjacency(empty, 1, check=False) if self.native else empty, None)
         self.model.train(was_training)
         return int(out.size(-1))
@@ -189,7 +189,7 @@ class MiniBatchUGS(UGS):
         of the sampled graph, default ``graph.edge_unit``)."""
         graph_input = Adjacency(sub.edge_index, sub.n_id.numel(), check=False) if self.native else sub.edge_index
         units = self.graph.edge_unit if units is None else units
-        out = self.model(rows(self.x, sub.n_id), graph_input, self._edge_weight(units[sub.e_id]))
+        out = self.model(gather_rows(self.x, sub.n_id), graph_input, self._edge_weight(units[sub.e_id]))
         return out[: sub.batch_size]
 
     def batches(self) -> Iterator[tuple[Tensor, int]]:

@@ -59,13 +59,17 @@ def derived_seed(seed: int, round_: int, phase: int) -> int:
     return (seed * 1_000_003 + round_ * 1_009 + phase) % (2**31 - 1)
 
 
-def prepare_features(x: Tensor, sparse_ok: bool, convert: bool = True) -> Tensor:
-    """Features for a model: sparse CSR input (e.g. one-hot node ids) stays sparse if the model
-    takes it (``sparse_ok``), else is densified; dense mostly-zero features become sparse CSR
-    when the model takes it and ``convert``."""
+def prepare_features(x: Tensor, sparse_ok: bool, full_batch: bool = True) -> Tensor:
+    """Features for a model. Sparse CSR input (e.g. one-hot node ids) stays sparse if the model
+    takes it (``sparse_ok``), else is densified. ``full_batch``: the model multiplies all of ``x``
+    at once, so mostly-zero dense features become sparse CSR and CSR carries its transpose for the
+    weight gradient (:func:`~graphlottery.sparse.sparse_features`); mini-batches gather rows
+    instead and take ``x`` as it is."""
     if x.layout == torch.sparse_csr:
-        return sparse_features(x) if sparse_ok else x.to_dense()
-    if sparse_ok and convert and x.dim() == 2 and x.is_floating_point():
+        if not sparse_ok:
+            return x.to_dense()
+        return sparse_features(x) if full_batch else x
+    if sparse_ok and full_batch and x.dim() == 2 and x.is_floating_point():
         if float((x != 0).float().mean()) < SPARSE_FEATURES_BELOW:
             return sparse_features(x)
     return x
@@ -137,7 +141,7 @@ class UGS:
         progress: show tqdm bars over epochs.
     """
 
-    sparse_features = True  # store dense mostly-zero features as sparse CSR (full-batch products only)
+    full_batch_features = True  # the model multiplies all of x at once (see prepare_features)
     fused_adam = False  # the mask search's Adam as one fused kernel (faster, rounds differently)
 
     def __init__(
@@ -174,7 +178,7 @@ class UGS:
         self.masks = WeightMasks(model, _masked_weights(model, dense_layers)).to(self.device).attach()
         self.task = (task if task is not None else NodeClassification(data)).to(self.device)
         self.native = isinstance(model, MessagePassingStack)
-        self.x = prepare_features(data.x.to(self.device), self.native, convert=self.sparse_features)
+        self.x = prepare_features(data.x.to(self.device), self.native, self.full_batch_features)
         self.lr, self.weight_decay, self.s1, self.s2 = lr, weight_decay, s1, s2
         self.mask_epochs, self.retrain_epochs = mask_epochs, retrain_epochs
         self.prune_graph, self.prune_weight = prune_graph, prune_weight
