@@ -1,16 +1,26 @@
-"""The ``graphlottery`` command."""
+"""The ``graphlottery`` command.
+
+Parsing, ``--help``, ``--version``, ``configs``, ``init`` and a config that does not exist cost no
+torch import: each command imports its driver when it runs, and only the training commands
+re-execute the process with the allocator settings of :mod:`graphlottery.runtime`.
+"""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 
-from graphlottery.config import GLTConfig
-from graphlottery.lottery.glt import format_table, run_glt
-from graphlottery.runtime import keep_freed_memory, reexec_with_huge_pages
-from graphlottery.watermark.command import add_parser as add_watermark
+from graphlottery import __version__
+from graphlottery.bundled import CONFIG_DIR, GROUPS, bundled_configs, resolve_config
+
+TRAINING = ("glt", "coldbrew", "graphcl", "imp")
 
 
 def _glt(args: argparse.Namespace) -> None:
+    from graphlottery.config import GLTConfig
+    from graphlottery.lottery.glt import format_table, run_glt
+
     epochs = args.epochs
     config = GLTConfig.from_yaml(
         args.config,
@@ -59,11 +69,62 @@ def _imp(args: argparse.Namespace) -> None:
     print(f"results: {args.out}/results.json, curve: {args.out}/curve.png")
 
 
+def _watermark(args: argparse.Namespace) -> None:
+    from graphlottery.watermark.command import embed_command, verify_command
+
+    (embed_command if args.action == "embed" else verify_command)(args)
+
+
+def _configs(args: argparse.Namespace) -> None:
+    configs = bundled_configs(args.group)
+    width = max(len(c.name) for c in configs)
+    for c in configs:
+        print(f"{c.name:<{width}}  {c.command:<8} {c.dataset:<13} {c.model:<9} {c.method:<26} {c.summary}")
+    print(f"\nrun one:          graphlottery glt cora_gcn      (a name, or group/name: glt linkpred/cora_gcn)\n"
+          f"copy one to edit: graphlottery init cora_gcn     (files in {CONFIG_DIR})")
+
+
+def _init(args: argparse.Namespace) -> None:
+    source = resolve_config(args.name)
+    if source.parent.parent != CONFIG_DIR:
+        raise FileNotFoundError(f"{args.name!r} is not a bundled config's name; `graphlottery configs` lists them")
+    dest = Path(args.dest) if args.dest else Path(f"{source.stem}.yaml")
+    if dest.is_dir():
+        dest = dest / f"{source.stem}.yaml"
+    if dest.exists() and not args.force:
+        raise FileExistsError(f"{str(dest)!r} exists; pass --force to overwrite it")
+    shutil.copyfile(source, dest)
+    command = GROUPS[source.parent.name][0]
+    print(f"wrote {dest} (from {source.parent.name}/{source.stem}); edit it, then: "
+          f"graphlottery {command} {dest}")
+
+
+def _summary(args: argparse.Namespace) -> None:
+    from graphlottery.compare import read_run, summary_table
+
+    print(summary_table(read_run(args.run)))
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from graphlottery.compare import compare_table, plot_compare, read_run
+
+    runs = [read_run(path) for path in args.runs]
+    print(compare_table(runs, random=args.random))
+    print(f"plot: {plot_compare(runs, args.out, x=args.x, random=args.random)}")
+
+
+def _default_out(config: Path) -> str:
+    """``runs/<name>``; a bundled config outside the ``glt`` group gets its group as a prefix."""
+    if config.parent.parent == CONFIG_DIR and config.parent.name != "glt":
+        return f"runs/{config.parent.name}_{config.stem}"
+    return f"runs/{config.stem}"
+
+
 def _command(sub, name: str, func, summary: str, example: str, out: str, epochs: str, data_root: bool = True):
     """A subcommand with the options every driver shares; returns it for its own options."""
     cmd = sub.add_parser(name, help=summary)
-    cmd.add_argument("config", help=f"YAML config, e.g. {example}")
-    cmd.add_argument("--out", required=True, help=f"output folder; {out}")
+    cmd.add_argument("config", help=f"a bundled config's name (`graphlottery configs`), e.g. {example}, or a YAML file")
+    cmd.add_argument("--out", help=f"output folder (default runs/<config name>); {out}")
     cmd.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. --seeds 0 1 2")
     cmd.add_argument("--epochs", type=int, help=epochs)
     cmd.add_argument("--device", help="cpu, cuda, cuda:1, ...")
@@ -74,12 +135,37 @@ def _command(sub, name: str, func, summary: str, example: str, out: str, epochs:
     return cmd
 
 
+def _add_watermark(sub) -> None:
+    wm = sub.add_parser("watermark", help="embed a keyed signature into a ticket's masks, or verify one")
+    actions = wm.add_subparsers(dest="action", required=True)
+    embed = actions.add_parser("embed", help="write a signature into a ticket file")
+    embed.add_argument("ticket", help="ticket file, e.g. runs/cora_gcn/seed_0/round_04.pt")
+    embed.add_argument("--payload", required=True, help="the signature text, e.g. your name and a date")
+    embed.add_argument("--seed", type=int, required=True, help="the key's secret seed")
+    embed.add_argument("--key", required=True, help="where to write the secret key (JSON)")
+    embed.add_argument("--out", required=True, help="where to write the watermarked ticket")
+    embed.add_argument("--pairs", type=int, default=256, help="cell pairs per layer (capped per layer)")
+    embed.add_argument("--layers", nargs="+", help="weights to write into (default: every mask large enough)")
+    embed.add_argument("--graph-pairs", type=int, default=256, help="edge pairs in the graph mask")
+    embed.add_argument("--weights-only", action="store_true", help="leave the graph mask alone")
+    embed.add_argument("--alpha", type=float, default=1e-6, help="false-positive rate of a verification")
+    verify = actions.add_parser("verify", help="look for a key's signature in a suspect ticket file")
+    verify.add_argument("suspect", help="the suspect's ticket file, or a saved state_dict / dict of masks")
+    verify.add_argument("--key", required=True, help="the owner's secret key")
+    verify.add_argument("--alpha", type=float, help="false-positive rate (default: the key's)")
+    for cmd in (embed, verify):
+        cmd.add_argument("--dataset", help="the graph of the ticket's edge mask (default: from the ticket)")
+        cmd.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
+        cmd.set_defaults(func=_watermark)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="graphlottery", description="Graph lottery tickets on PyTorch Geometric.")
+    root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
     resumed, kept = "an existing one is resumed", "finished seeds in an existing one are kept"
     glt = _command(sub, "glt", _glt, "find graph lottery tickets with UGS rounds (node, link or graph tasks)",
-                   "configs/glt/cora_gcn.yaml", resumed, "epochs for both mask search and retraining")
+                   "cora_gcn", resumed, "epochs for both mask search and retraining")
     glt.add_argument("--rounds", type=int, help="number of pruning rounds (default from config: 20)")
     glt.add_argument("--reference", action="store_true", default=None,
                      help="reproduce the original code: directed edges, weight decay on masks")
@@ -87,35 +173,69 @@ def parser() -> argparse.ArgumentParser:
     glt.add_argument("--init", help="encoder checkpoint to start from (e.g. runs/graphcl_cora/seed_0/encoder.pt)")
 
     cb = _command(sub, "coldbrew", _coldbrew, "Cold Brew: GNN teacher distilled into an MLP for cold-start nodes",
-                  "configs/coldbrew/cora.yaml", kept, "training epochs of the GCN, MLP, teacher and student")
+                  "cora", kept, "training epochs of the GCN, MLP, teacher and student")
     cb.add_argument("--ticket", help="a GCN ticket file the teacher starts from (its weights and masks)")
 
     cl = _command(sub, "graphcl", _graphcl, "GraphCL: contrastive pre-training and evaluation of an encoder",
-                  "configs/graphcl/mutag.yaml", kept, "pre-training epochs")
+                  "mutag", kept, "pre-training epochs")
     cl.add_argument("--joao", action="store_true", help="learn the augmentation distribution with JOAO")
 
     imp = _command(sub, "imp", _imp, "iterative magnitude pruning with rewinding (CNNs, ViT), with random baselines",
-                   "configs/imp/digits_resnet.yaml", resumed, "training epochs per round", data_root=False)
+                   "digits_resnet", resumed, "training epochs per round", data_root=False)
     imp.add_argument("--rounds", type=int, help="pruning rounds")
-    add_watermark(sub)
+    _add_watermark(sub)
+
+    configs = sub.add_parser("configs", help="list the bundled configs")
+    configs.add_argument("group", nargs="?", choices=sorted(GROUPS), help="only this group")
+    configs.set_defaults(func=_configs)
+    init = sub.add_parser("init", help="copy a bundled config into a file to edit")
+    init.add_argument("name", help="a bundled config's name, e.g. cora_gcn or linkpred/cora_gcn")
+    init.add_argument("dest", nargs="?", help="file or folder to write (default ./<name>.yaml)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(func=_init)
+
+    summary = sub.add_parser("summary", help="print a finished run's table again")
+    summary.add_argument("run", help="the run's --out folder")
+    summary.set_defaults(func=_summary)
+    compare = sub.add_parser("compare", help="overlay several runs' curves in one plot, with one table")
+    compare.add_argument("runs", nargs="+", help="finished glt or imp runs' --out folders")
+    compare.add_argument("--out", default="compare.png", help="the PNG to write (default compare.png)")
+    compare.add_argument("--x", choices=("weight", "graph"), default="weight",
+                         help="x axis: weight or graph sparsity (default weight)")
+    compare.add_argument("--random", action="store_true", help="add each run's random-pruning baseline")
+    compare.set_defaults(func=_compare)
     return root
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, tune_allocator: bool = False) -> int:
+    """Run the command ``argv``; ``tune_allocator``: before training, apply
+    :func:`~graphlottery.runtime.reexec_with_huge_pages` and
+    :func:`~graphlottery.runtime.keep_freed_memory` (the console script does)."""
     args = parser().parse_args(argv)
     try:
+        if args.command in TRAINING:
+            args.config = resolve_config(args.config, args.command)
+            args.out = args.out or _default_out(args.config)
+            if tune_allocator:
+                from graphlottery.runtime import keep_freed_memory, reexec_with_huge_pages
+
+                reexec_with_huge_pages()
+                keep_freed_memory()
         args.func(args)
-    except (FileNotFoundError, ValueError) as err:  # ConfigError and TicketError are ValueErrors
-        print(f"graphlottery: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("graphlottery: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except (ImportError, OSError, ValueError) as err:  # ConfigError, TicketError, RunFolderError: ValueErrors
+        from graphlottery.errors import one_line
+
+        print(f"graphlottery: error: {one_line(err)}", file=sys.stderr)
         return 2
     return 0
 
 
 def entry() -> None:
-    """Console-script entry point: tune the allocator, then run :func:`main`."""
-    reexec_with_huge_pages()
-    keep_freed_memory()
-    sys.exit(main())
+    """Console-script entry point: :func:`main` with the allocator tuned for training."""
+    sys.exit(main(tune_allocator=True))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""``graphlottery watermark embed|verify``: watermark ticket files and check suspects."""
+"""``graphlottery watermark embed|verify``: watermark ticket files and check suspects (the arguments
+are defined in :mod:`graphlottery.cli`)."""
 from __future__ import annotations
 
 import argparse
@@ -80,29 +81,3 @@ def verify_command(args: argparse.Namespace) -> None:
         print(f"  not read: {', '.join(result.skipped)} ({note})")
     verdict = "VERIFIED" if result.verified else "not verified"
     print(f"{verdict}: p = {result.p_value:.3g} (log10 {result.log10_p_value:.1f}) at alpha = {result.alpha:g}")
-
-
-def add_parser(sub) -> None:
-    """The ``watermark`` subcommand with ``embed`` and ``verify``."""
-    wm = sub.add_parser("watermark", help="embed a keyed signature into a ticket's masks, or verify one")
-    actions = wm.add_subparsers(dest="action", required=True)
-    embed = actions.add_parser("embed", help="write a signature into a ticket file")
-    embed.add_argument("ticket", help="ticket file, e.g. runs/cora_gcn/seed_0/round_04.pt")
-    embed.add_argument("--payload", required=True, help="the signature text, e.g. your name and a date")
-    embed.add_argument("--seed", type=int, required=True, help="the key's secret seed")
-    embed.add_argument("--key", required=True, help="where to write the secret key (JSON)")
-    embed.add_argument("--out", required=True, help="where to write the watermarked ticket")
-    embed.add_argument("--pairs", type=int, default=256, help="cell pairs per layer (capped per layer)")
-    embed.add_argument("--layers", nargs="+", help="weights to write into (default: every mask large enough)")
-    embed.add_argument("--graph-pairs", type=int, default=256, help="edge pairs in the graph mask")
-    embed.add_argument("--weights-only", action="store_true", help="leave the graph mask alone")
-    embed.add_argument("--alpha", type=float, default=1e-6, help="false-positive rate of a verification")
-    embed.set_defaults(func=embed_command)
-    verify = actions.add_parser("verify", help="look for a key's signature in a suspect ticket file")
-    verify.add_argument("suspect", help="the suspect's ticket file, or a saved state_dict / dict of masks")
-    verify.add_argument("--key", required=True, help="the owner's secret key")
-    verify.add_argument("--alpha", type=float, help="false-positive rate (default: the key's)")
-    verify.set_defaults(func=verify_command)
-    for cmd in (embed, verify):
-        cmd.add_argument("--dataset", help="the graph of the ticket's edge mask (default: from the ticket)")
-        cmd.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")

@@ -1,0 +1,4 @@
+"""``python -m graphlottery``: the ``graphlottery`` command."""
+from graphlottery.cli import entry
+
+entry()
