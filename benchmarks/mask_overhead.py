@@ -84,7 +84,7 @@ def main() -> None:
 
     data = generated_graph(args.nodes, args.edges, args.features, args.classes)
     torch.manual_seed(0)
-    plain_model = GCN(args.features, args.hidden, args.classes, num_layers=args.layers).to(device)
+    plain_model = GCN(args.features, args.hidden, args.layers, args.classes).to(device)
     model = copy.deepcopy(plain_model)
     graph = MaskedGraph(data).to(device)
     x, y = data.x.to(device), data.y.to(device)

@@ -83,7 +83,7 @@ def measure_arxiv(args) -> dict:
     nodes, edges, features, classes, train = scaled("arxiv", args.scale)
     data = generated_graph(nodes, edges, features, classes, train)
     torch.manual_seed(0)
-    model = GCN(features, args.hidden, classes, num_layers=args.layers)
+    model = GCN(features, args.hidden, args.layers, classes)
     ugs = UGS(model, data, lr=0.01, s1=1e-6, s2=1e-4, device=args.device)
     edge_score, weight_scores, optimizer = ugs.start_search()
     view = ugs._view()  # the compacted graph, as a search builds it
@@ -105,7 +105,7 @@ def measure_products(args) -> dict:
     data = generated_graph(nodes, edges, features, classes, train)
     generate = time.perf_counter() - start
     torch.manual_seed(0)
-    model = GCN(features, args.hidden, classes, num_layers=len(args.fanouts))
+    model = GCN(features, args.hidden, len(args.fanouts), classes)
     start = time.perf_counter()
     ugs = MiniBatchUGS(model, data, batch_size=args.batch_size, num_neighbors=args.fanouts,
                        lr=0.01, s1=1e-6, s2=1e-4, device=args.device)

@@ -64,7 +64,7 @@ class GCNCase:
         torch.manual_seed(0)
         epochs = (40, 80) if quick else (200, 200)
         self.ft_epochs = 30 if quick else 100
-        model = GCN(self.data.num_features, 512, 7)
+        model = GCN(self.data.num_features, 512, 2, 7)
         self.ugs = UGS(model, self.data, lr=0.008, weight_decay=8e-5, s1=1e-2, s2=1e-2, mask_epochs=epochs[0],
                        retrain_epochs=epochs[1])
         for _ in range(2 if quick else 4):
@@ -276,7 +276,7 @@ def independent_tickets(case: GCNCase, seeds: list[int]) -> list:
     tickets = []
     for seed in seeds:
         torch.manual_seed(seed)
-        model = GCN(case.data.num_features, 512, 7)
+        model = GCN(case.data.num_features, 512, 2, 7)
         ugs = UGS(model, case.data, lr=0.008, weight_decay=8e-5, mask_epochs=200, retrain_epochs=200, seed=seed)
         for _ in range(4):
             ugs.step()

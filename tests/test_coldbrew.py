@@ -121,7 +121,7 @@ def test_label_propagation_spreads_labels_along_kept_edges_only():
 
 
 def test_teacher_is_transductive_and_regularised(cora):
-    teacher = StructuralEmbeddingGCN(GCN(cora.num_features, 16, 7), cora.num_nodes, se_layers=[0, 1])
+    teacher = StructuralEmbeddingGCN(GCN(cora.num_features, 16, 2, 7), cora.num_nodes, se_layers=[0, 1])
     out = teacher(cora.x, cora.edge_index)
     assert out.shape == (cora.num_nodes, 7)
     assert teacher.targets(cora.x, cora.edge_index).shape == (cora.num_nodes, 16 + 7)
@@ -130,7 +130,7 @@ def test_teacher_is_transductive_and_regularised(cora):
     with pytest.raises(ValueError, match="cover 2708 nodes"):
         teacher(cora.x[:100], cora.edge_index[:, :10])
     with pytest.raises(ValueError, match="out of range"):
-        StructuralEmbeddingGCN(GCN(cora.num_features, 16, 7), cora.num_nodes, se_layers=[2])
+        StructuralEmbeddingGCN(GCN(cora.num_features, 16, 2, 7), cora.num_nodes, se_layers=[2])
 
 
 def test_short_real_run_serves_isolated_nodes(tmp_path):
@@ -161,7 +161,7 @@ def test_cli_writes_results_and_resumes(tmp_path, capsys):
 
 def test_teacher_from_a_ticket_keeps_its_masks(cora, tmp_path):
     torch.manual_seed(0)
-    ugs = UGS(GCN(cora.num_features, 64, 7, dropout=0.6), cora, mask_epochs=5, retrain_epochs=5)
+    ugs = UGS(GCN(cora.num_features, 64, 2, 7, dropout=0.6), cora, mask_epochs=5, retrain_epochs=5)
     ugs.step()
     path = ugs.ticket({}).save(tmp_path / "ticket.pt")
     config = ColdBrewConfig.from_dict({"dataset": "Cora", "epochs": 30, "mimic_epochs": 30, "seeds": [0],

@@ -72,9 +72,9 @@ def test_gin_encoder_pools_per_graph_and_honours_the_edge_mask():
 
 def test_encoder_checkpoint_starts_a_glt_model(tmp_path):
     torch.manual_seed(0)
-    encoder = GCN(10, 16, 16, num_layers=1)
+    encoder = GCN(10, 16, 1, 16)
     path = save_encoder(encoder, tmp_path / "encoder.pt", dataset="Cora")
-    model = GCN(10, 16, 3)
+    model = GCN(10, 16, 2, 3)
     second = model.convs[1].lin.weight.detach().clone()
     assert load_encoder(model, path, dataset="Cora") == ["convs.0.bias", "convs.0.lin.weight"]
     assert torch.equal(model.convs[0].lin.weight, encoder.convs[0].lin.weight)
@@ -82,10 +82,10 @@ def test_encoder_checkpoint_starts_a_glt_model(tmp_path):
     with pytest.raises(ValueError, match="pre-trained on Cora, not CiteSeer"):
         load_encoder(model, path, dataset="CiteSeer")
     with pytest.raises(ValueError, match="shape"):
-        load_encoder(GCN(12, 16, 3), path)
+        load_encoder(GCN(12, 16, 2, 3), path)
     with pytest.raises(ValueError, match="GCN encoder; it cannot start a GIN"):
-        load_encoder(GIN(10, 16, 3), path)  # same weight names, another model
-    deeper = save_encoder(GCN(10, 16, 16, num_layers=3), tmp_path / "deeper.pt")
+        load_encoder(GIN(10, 16, 2, 3), path)  # same weight names, another model
+    deeper = save_encoder(GCN(10, 16, 3, 16), tmp_path / "deeper.pt")
     with pytest.raises(ValueError, match="'convs.2.lin.weight'\\], which the model does not have"):
         load_encoder(model, deeper)
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")

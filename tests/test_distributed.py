@@ -24,7 +24,7 @@ def worker(rank: int, world: int, port: int, data, out: str) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
         torch.manual_seed(rank)  # different initial weights: rank 0's must win
-        ugs = DistributedUGS(GCN(data.num_features, 16, 7), data, batch_size=20, num_neighbors=[5, 5],
+        ugs = DistributedUGS(GCN(data.num_features, 16, 2, 7), data, batch_size=20, num_neighbors=[5, 5],
                              mask_epochs=6, retrain_epochs=3, seed=0)
         record = ugs.step()
         ticket = ugs.ticket()
@@ -47,7 +47,7 @@ def test_two_processes_end_with_identical_masks(cora, tmp_path):
 
     ticket = Ticket.load(tmp_path / "round_01.pt")
     assert ticket.config["world_size"] == 2
-    single = MiniBatchUGS(GCN(cora.num_features, 16, 7), cora, batch_size=20, num_neighbors=[5, 5])
+    single = MiniBatchUGS(GCN(cora.num_features, 16, 2, 7), cora, batch_size=20, num_neighbors=[5, 5])
     with pytest.raises(TicketError, match="mismatched world sizes.*saved by 2 process.*resumed on 1"):
         single.load_ticket(ticket)
 
@@ -57,7 +57,7 @@ def link_worker(rank: int, world: int, port: int, data, out: str) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
         torch.manual_seed(rank)
-        ugs = DistributedUGS(GCN(data.num_features, 16, 8), data, LinkPrediction(data), batch_size=600,
+        ugs = DistributedUGS(GCN(data.num_features, 16, 2, 8), data, LinkPrediction(data), batch_size=600,
                              num_neighbors=[5, 5], mask_epochs=4, retrain_epochs=3)
         record = ugs.step()
         torch.save({"keep": ugs.graph.keep, "state": ugs.model.state_dict(), "test": record["test"]},
@@ -107,7 +107,7 @@ def disagreeing(rank: int, world: int, port: int, data, what: str) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
         epochs = 4 if what == "options" and rank == 1 else 3
-        ugs = DistributedUGS(GCN(data.num_features, 8, 7), data, batch_size=20, num_neighbors=[5, 5],
+        ugs = DistributedUGS(GCN(data.num_features, 8, 2, 7), data, batch_size=20, num_neighbors=[5, 5],
                              mask_epochs=epochs, retrain_epochs=epochs)
         if rank == 1:  # e.g. a process that found no saved rounds to resume from
             ugs.round = 2
@@ -127,4 +127,4 @@ def test_processes_that_disagree_fail_instead_of_hanging(cora, what, named):
 
 def test_distributed_ugs_needs_a_process_group(cora):
     with pytest.raises(RuntimeError, match="init_process_group"):
-        DistributedUGS(GCN(cora.num_features, 8, 7), cora)
+        DistributedUGS(GCN(cora.num_features, 8, 2, 7), cora)

@@ -89,7 +89,7 @@ def test_python_api_on_a_plain_pyg_model(cora):
 def test_determinism_under_a_seed(cora):
     def run():
         torch.manual_seed(1)
-        ugs = UGS(GCN(cora.num_features, 64, 7), cora, mask_epochs=10, retrain_epochs=10, seed=1)
+        ugs = UGS(GCN(cora.num_features, 64, 2, 7), cora, mask_epochs=10, retrain_epochs=10, seed=1)
         return ugs.step(), ugs.masks.hard_dict(), ugs.graph.keep.clone()
 
     (a, ma, ka), (b, mb, kb) = run(), run()
@@ -116,7 +116,7 @@ def test_one_round_for_every_model(cora, name, device):
 
     torch.manual_seed(0)
     kwargs = {"heads": 2} if name == "gat" else {}
-    model = MODELS[name](cora.num_features, 32, 7, **kwargs)
+    model = MODELS[name](cora.num_features, 32, 2, 7, **kwargs)
     ugs = UGS(model, cora, mask_epochs=15, retrain_epochs=40, lr=0.01, s1=1e-3, s2=1e-3, device=device)
     record = ugs.step()
     assert record["test"] > 0.6
@@ -126,7 +126,7 @@ def test_one_round_for_every_model(cora, name, device):
 
 def test_reference_mode_prunes_directed_edges(cora):
     torch.manual_seed(0)
-    ugs = UGS(GCN(cora.num_features, 16, 7), cora, directed=True, mask_weight_decay=True,
+    ugs = UGS(GCN(cora.num_features, 16, 2, 7), cora, directed=True, mask_weight_decay=True,
               mask_epochs=5, retrain_epochs=5)
     assert ugs.graph.num_units == 10556
     ugs.step()
@@ -146,14 +146,14 @@ def test_l1_modes_move_masks_as_documented(cora):
     shares = {}
     for l1, step in (("coupled", 0.01), ("decoupled", 0.01 * 1e-2)):
         torch.manual_seed(0)
-        ugs = UGS(GCN(cora.num_features, 16, 7), cora, mask_epochs=10, lr=0.01, s1=1e-2, l1=l1, mask_noise=0.0)
+        ugs = UGS(GCN(cora.num_features, 16, 2, 7), cora, mask_epochs=10, lr=0.01, s1=1e-2, l1=l1, mask_noise=0.0)
         edge_scores, _ = ugs.search_masks()
         untouched = 1.0 - (ugs.search_result["epoch"] + 1) * step
         shares[l1] = float(((edge_scores - untouched).abs() < 1e-6).float().mean())
     assert shares["coupled"] > 0.6
     assert 0.05 < shares["decoupled"] < 0.4
     with pytest.raises(ValueError, match="coupled"):
-        UGS(GCN(cora.num_features, 16, 7), cora, l1="sideways")
+        UGS(GCN(cora.num_features, 16, 2, 7), cora, l1="sideways")
 
 
 def test_model_that_ignores_edge_weight_is_refused(cora):
@@ -167,11 +167,11 @@ def test_model_that_ignores_edge_weight_is_refused(cora):
 
 def test_early_bird_ends_the_mask_search_once_both_masks_settle(cora):
     torch.manual_seed(0)
-    ugs = UGS(GCN(cora.num_features, 64, 7), cora, mask_epochs=60, retrain_epochs=10, seed=0, early_bird=(5, 0.1))
+    ugs = UGS(GCN(cora.num_features, 64, 2, 7), cora, mask_epochs=60, retrain_epochs=10, seed=0, early_bird=(5, 0.1))
     record = ugs.step()
     assert ugs.search_result.get("early_bird") and 4 <= record["search_epoch"] < 59
     assert ugs.graph.sparsity == pytest.approx(0.05, abs=1e-3)  # the round still prunes exactly
     with pytest.raises(ValueError, match="window"):
-        UGS(GCN(cora.num_features, 16, 7), cora, early_bird=(1, 0.1))
+        UGS(GCN(cora.num_features, 16, 2, 7), cora, early_bird=(1, 0.1))
     with pytest.raises(ConfigError, match="early_bird_window"):
         config(early_bird_window=1)

@@ -62,7 +62,7 @@ def test_dense_layers_are_never_pruned():
 
     cora = load_planetoid("Cora")
     torch.manual_seed(0)
-    ugs = UGS(GCN(cora.num_features, 16, 7), cora, dense_layers=["convs.1"], mask_epochs=3, retrain_epochs=3,
+    ugs = UGS(GCN(cora.num_features, 16, 2, 7), cora, dense_layers=["convs.1"], mask_epochs=3, retrain_epochs=3,
               prune_weight=0.9)
     ugs.dense()
     record = ugs.step()
@@ -70,9 +70,9 @@ def test_dense_layers_are_never_pruned():
     assert set(ugs.ticket().weight_masks) == {"convs.0.lin.weight"}
     assert not ugs.model.convs[1].lin._forward_pre_hooks  # the head runs unmasked
     with pytest.raises(ValueError, match=r"dense_layers \['readout'\] name no maskable weight"):
-        UGS(GCN(cora.num_features, 16, 7), cora, dense_layers=["readout"])
+        UGS(GCN(cora.num_features, 16, 2, 7), cora, dense_layers=["readout"])
     with pytest.raises(ValueError, match="no weight to prune"):
-        UGS(GCN(cora.num_features, 16, 7), cora, dense_layers=["convs"])
+        UGS(GCN(cora.num_features, 16, 2, 7), cora, dense_layers=["convs"])
 
 
 def test_ogb_molecules_load_safely_with_their_scaffold_split(tmp_path):
@@ -130,7 +130,7 @@ def test_inductive_graph_mask_ranks_unseen_graphs_by_a_shared_rule():
     for mode in ("free", "raw", "context"):
         torch.manual_seed(0)
         features = {"free": None, "raw": union.x, "context": context}[mode]
-        ugs = UGS(GIN(union.num_features, 16, 2), union, GraphClassification(union, split, pool="sum"),
+        ugs = UGS(GIN(union.num_features, 16, 2, 2), union, GraphClassification(union, split, pool="sum"),
                   lr=0.01, weight_decay=0.0, l1="decoupled", mask_epochs=20, seed=0, edge_groups=groups,
                   edge_scorer=None if features is None else EdgeScorer(features.size(1)), scorer_features=features)
         ugs.round = 1
@@ -233,18 +233,18 @@ def test_graph_mask_option_is_checked():
 
     cora = load_planetoid("Cora")
     with pytest.raises(ValueError, match="does not take an edge_scorer"):
-        MiniBatchUGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=EdgeScorer(cora.num_features))
+        MiniBatchUGS(GCN(cora.num_features, 8, 2, 7), cora, edge_scorer=EdgeScorer(cora.num_features))
     with pytest.raises(ValueError, match="needs reset_parameters"):
-        UGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=torch.nn.Identity())
+        UGS(GCN(cora.num_features, 8, 2, 7), cora, edge_scorer=torch.nn.Identity())
     with pytest.raises(ValueError, match=r"expects x of shape \[N, 3\]"):
         EdgeScorer(3)(torch.zeros(4, 5), torch.zeros(2, 1, dtype=torch.long))
     scorer = EdgeScorer(cora.num_features)
     with pytest.raises(ValueError, match=r"must be \[2708, F\], got \(5, 1433\)"):
-        UGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=scorer, scorer_features=torch.zeros(5, 1433))
+        UGS(GCN(cora.num_features, 8, 2, 7), cora, edge_scorer=scorer, scorer_features=torch.zeros(5, 1433))
     with pytest.raises(ValueError, match="NaN or inf"):
-        UGS(GCN(cora.num_features, 8, 7), cora, edge_scorer=scorer, scorer_features=torch.full((2708, 3), float("nan")))
+        UGS(GCN(cora.num_features, 8, 2, 7), cora, edge_scorer=scorer, scorer_features=torch.full((2708, 3), float("nan")))
     with pytest.raises(ValueError, match="pass edge_scorer too"):
-        UGS(GCN(cora.num_features, 8, 7), cora, scorer_features=cora.x)
+        UGS(GCN(cora.num_features, 8, 2, 7), cora, scorer_features=cora.x)
     with pytest.raises(ConfigError, match="scorer_hops"):
         GLTConfig(dataset="MUTAG", task="graph", graph_mask="inductive", scorer_hops=-1)
     with pytest.raises(ConfigError, match="scorer_dim"):

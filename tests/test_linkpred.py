@@ -79,7 +79,7 @@ def test_validation_edges_as_test_input(cora):
     records = {}
     for flag in (False, True):  # same seed, same training: only the test pairs' graph differs
         torch.manual_seed(0)
-        ugs = UGS(GCN(cora.num_features, 64, 16, dropout=0.0), split, LinkPrediction(split, val_as_input=flag),
+        ugs = UGS(GCN(cora.num_features, 64, 2, 16, dropout=0.0), split, LinkPrediction(split, val_as_input=flag),
                   retrain_epochs=30, weight_decay=0.0)
         records[flag] = ugs.dense()
         model = ugs.model.eval()

@@ -44,7 +44,7 @@ def test_soft_masks_are_trainable_scores():
 
 
 def test_finds_linears_inside_pyg_style_convs():
-    names = maskable_weights(GCN(10, 16, 3))
+    names = maskable_weights(GCN(10, 16, 2, 3))
     assert names == ["convs.0.lin.weight", "convs.1.lin.weight"]
 
 

@@ -40,7 +40,7 @@ def test_sampler_returns_global_ids_and_respects_fanouts(cora):
 
 def test_sampled_edges_read_and_train_the_global_scores(cora):
     torch.manual_seed(0)
-    ugs = MiniBatchUGS(GCN(cora.num_features, 16, 7), cora, batch_size=64, num_neighbors=[5, 5])
+    ugs = MiniBatchUGS(GCN(cora.num_features, 16, 2, 7), cora, batch_size=64, num_neighbors=[5, 5])
     score = ugs.graph.make_soft()
     with torch.no_grad():
         score.copy_(torch.rand_like(score))
@@ -57,10 +57,10 @@ def test_sampled_edges_read_and_train_the_global_scores(cora):
 
 def test_minibatch_round_agrees_with_full_batch(cora):
     torch.manual_seed(0)
-    full = UGS(GCN(cora.num_features, 64, 7), cora, **KW)
+    full = UGS(GCN(cora.num_features, 64, 2, 7), cora, **KW)
     full_record = full.step()
     torch.manual_seed(0)
-    mini = MiniBatchUGS(GCN(cora.num_features, 64, 7), cora, batch_size=35, num_neighbors=[10, 10], **KW)
+    mini = MiniBatchUGS(GCN(cora.num_features, 64, 2, 7), cora, batch_size=35, num_neighbors=[10, 10], **KW)
     assert mini.steps == 4
     record = mini.step()
     assert record["graph_sparsity"] == full_record["graph_sparsity"] == pytest.approx(264 / 5278)
@@ -76,27 +76,27 @@ def test_minibatch_round_agrees_with_full_batch(cora):
 
 def test_cluster_batches_prune_like_full_batch(cora):
     torch.manual_seed(0)
-    full = UGS(GCN(cora.num_features, 64, 7), cora, **KW)
+    full = UGS(GCN(cora.num_features, 64, 2, 7), cora, **KW)
     full.step()
     torch.manual_seed(0)
-    one = MiniBatchUGS(GCN(cora.num_features, 64, 7), cora, num_parts=1, **KW)  # one part: the whole graph
+    one = MiniBatchUGS(GCN(cora.num_features, 64, 2, 7), cora, num_parts=1, **KW)  # one part: the whole graph
     record = one.step()
     overlap = int((~full.graph.keep & ~one.graph.keep).sum()) / int((~full.graph.keep).sum())
     assert record["graph_sparsity"] == pytest.approx(264 / 5278) and record["test"] > 0.75
     assert overlap > 0.7  # measured 0.88 at 60 + 60 epochs: the same search up to Adam's fused rounding
     torch.manual_seed(0)
-    four = MiniBatchUGS(GCN(cora.num_features, 64, 7), cora, num_parts=4, **KW)
+    four = MiniBatchUGS(GCN(cora.num_features, 64, 2, 7), cora, num_parts=4, **KW)
     four._seed(1)  # a phase's seeding creates the shuffle
     parts, group = next(four.batches())
     assert four.steps == 4 and parts.numel() == 677 and group == int(cora.train_mask[parts].sum())
     assert four.step()["graph_sparsity"] == pytest.approx(264 / 5278)
-    many = MiniBatchUGS(GCN(cora.num_features, 8, 7), cora, num_parts=200)
+    many = MiniBatchUGS(GCN(cora.num_features, 8, 2, 7), cora, num_parts=200)
     many._seed(1)
     sizes = [size for _, size in many.batches()]  # groups without training nodes are skipped
     assert sum(sizes) == 140 and 0 not in sizes and len(sizes) < 200
     for parts in (0, 1355):
         with pytest.raises(ValueError, match="every part needs at least 2"):
-            MiniBatchUGS(GCN(cora.num_features, 8, 7), cora, num_parts=parts)
+            MiniBatchUGS(GCN(cora.num_features, 8, 2, 7), cora, num_parts=parts)
 
 
 def test_batch_losses_are_the_full_batch_loss(cora):
@@ -106,7 +106,7 @@ def test_batch_losses_are_the_full_batch_loss(cora):
     from graphlottery.sparse import Adjacency
 
     torch.manual_seed(0)
-    ugs = MiniBatchUGS(GCN(cora.num_features, 16, 7), cora, num_parts=1)
+    ugs = MiniBatchUGS(GCN(cora.num_features, 16, 2, 7), cora, num_parts=1)
     ugs.model.eval()
     ugs._seed(1)
     loss = next(ugs._losses(ugs._view()))
@@ -114,7 +114,7 @@ def test_batch_losses_are_the_full_batch_loss(cora):
     assert loss.item() == pytest.approx(full.item(), rel=1e-5)
 
     data = link_split(cora, seed=0)
-    link = MiniBatchUGS(GIN(cora.num_features, 16, 8), data, LinkPrediction(data), batch_size=500,
+    link = MiniBatchUGS(GIN(cora.num_features, 16, 2, 8), data, LinkPrediction(data), batch_size=500,
                         num_neighbors=[-1, -1])
     link.model.eval()
     link._seed(1)
@@ -138,7 +138,7 @@ def test_sparse_features_stay_sparse_in_batches(cora):
     results, layouts = [], set()
     for data in (cora, sparse):
         torch.manual_seed(0)
-        model = GCN(cora.num_features, 16, 7)
+        model = GCN(cora.num_features, 16, 2, 7)
         ugs = MiniBatchUGS(model, data, batch_size=64, num_neighbors=[5, 5], mask_epochs=2, retrain_epochs=2)
         if data is sparse:
             model.register_forward_pre_hook(lambda _, args: layouts.add(args[0].layout))
@@ -151,7 +151,7 @@ def test_sparse_features_stay_sparse_in_batches(cora):
 def test_minibatch_link_prediction_round(cora):
     data = link_split(cora, seed=0)
     torch.manual_seed(0)
-    ugs = MiniBatchUGS(GCN(cora.num_features, 64, 32), data, LinkPrediction(data), batch_size=1024,
+    ugs = MiniBatchUGS(GCN(cora.num_features, 64, 2, 32), data, LinkPrediction(data), batch_size=1024,
                        num_neighbors=[10, 10], mask_epochs=15, retrain_epochs=15, lr=0.01, weight_decay=0.0, seed=0)
     assert ugs.steps == 5 and ugs.out_width == 32  # 4,488 training edges
     ugs._seed(1)  # a phase's seeding creates the shuffle
@@ -172,7 +172,7 @@ def test_minibatch_scores_test_pairs_with_validation_edges(cora):
 
     data = link_split(cora, seed=0)
     torch.manual_seed(0)
-    model = GIN(cora.num_features, 16, 8)
+    model = GIN(cora.num_features, 16, 2, 8)
     generator = torch.Generator().manual_seed(0)
     scores = torch.rand(data.edge_index.size(1) // 2, generator=generator)
     keep = torch.rand(scores.shape, generator=generator) > 0.3  # a third of the edges pruned
@@ -199,8 +199,8 @@ def test_minibatch_refuses_what_it_cannot_train(cora):
 
     mutag = graph_union(load_tu("MUTAG"))
     with pytest.raises(ValueError, match="node classification or link prediction; got a GraphClassification"):
-        MiniBatchUGS(GCN(mutag.num_features, 8, 2), mutag, GraphClassification(mutag, graph_folds(mutag.y, 0)))
-    model = GCN(cora.num_features, 8, 8)
+        MiniBatchUGS(GCN(mutag.num_features, 8, 2, 2), mutag, GraphClassification(mutag, graph_folds(mutag.y, 0)))
+    model = GCN(cora.num_features, 8, 2, 8)
     with pytest.raises(ValueError, match="batch sizes"):
         MiniBatchUGS(model, cora, batch_size=0)
     with pytest.raises(ValueError, match="eval_num_neighbors"):

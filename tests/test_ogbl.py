@@ -173,7 +173,7 @@ def test_mlp_decoder_learns_cora_links(cora):
 
     split = link_split(cora, seed=0)
     torch.manual_seed(0)
-    model = GCN(cora.num_features, 128, 16, dropout=0.0)
+    model = GCN(cora.num_features, 128, 2, 16, dropout=0.0)
     model.decoder = decoder = MLPDecoder(16)
     ugs = UGS(model, split, LinkPrediction(split, decoder=decoder), lr=0.01, weight_decay=0.0, retrain_epochs=100)
     result = ugs.dense()

@@ -148,7 +148,7 @@ def test_pruned_edge_is_absent_from_the_softmax():
     conv = GENConv(8, 8, temperature=0.5)
     assert torch.equal(conv(x, edge_index, keep.float()), conv(x, edge_index[:, keep]))
     torch.manual_seed(0)
-    model = DeeperGCN(8, 16, 3, num_layers=4, norm="layer", mlp_layers=2).eval()
+    model = DeeperGCN(8, 16, 4, 3, norm="layer", mlp_layers=2).eval()
     assert torch.allclose(model(x, edge_index, keep.float()), model(x, edge_index[:, keep]), atol=1e-6)
     soft = torch.where(keep, 1.0, 0.0).requires_grad_()  # a soft mask at 0 passes nothing but still learns
     model(x, edge_index, soft).sum().backward()
@@ -159,7 +159,7 @@ def test_pruned_edge_is_absent_from_the_softmax():
 
 def test_weight_masks_cover_every_linear_of_deepergcn():
     torch.manual_seed(0)
-    model = MODELS["deepergcn"](8, 16, 3, num_layers=3, mlp_layers=2, norm="layer")
+    model = MODELS["deepergcn"](8, 16, 3, 3, mlp_layers=2, norm="layer")
     linears = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
     masks = WeightMasks(model)
     assert set(masks.names) == linears and len(linears) == 3 * 2 + 2

@@ -7,7 +7,7 @@ from graphlottery import GCN, GIN, MaskedGraph, Ticket, TicketError, WeightMasks
 
 def setup(seed=0):
     torch.manual_seed(seed)
-    model = GCN(6, 8, 3)
+    model = GCN(6, 8, 2, 3)
     data = Data(x=torch.randn(5, 6), edge_index=torch.tensor([[0, 1, 1, 2, 3, 4], [1, 0, 2, 1, 4, 3]]))
     return model, WeightMasks(model), MaskedGraph(data)
 
@@ -36,10 +36,10 @@ def test_ticket_for_another_model_or_graph_is_rejected(tmp_path):
     model, masks, graph = setup()
     path = Ticket.capture(model, masks, model.state_dict(), graph).save(tmp_path / "t.pt")
     ticket = Ticket.load(path)
-    gin = GIN(6, 8, 3)
+    gin = GIN(6, 8, 2, 3)
     with pytest.raises(TicketError, match="for a GCN, not a GIN"):
         ticket.apply(gin, WeightMasks(gin))
-    wider = GCN(6, 16, 3)
+    wider = GCN(6, 16, 2, 3)
     with pytest.raises(TicketError, match="shape"):
         ticket.apply(wider, WeightMasks(wider))
     other_graph = MaskedGraph(Data(x=torch.randn(5, 6), edge_index=torch.tensor([[0, 1], [1, 0]])))

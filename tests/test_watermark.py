@@ -32,7 +32,7 @@ from graphlottery.watermark.code import binomial_tail, bits_to_text, log10_binom
 def cora_ticket(cora):
     """A real Cora GCN ticket after one short UGS round (5% of edges, 20% of weights pruned)."""
     torch.manual_seed(0)
-    ugs = UGS(GCN(cora.num_features, 64, 7), cora, lr=0.01, mask_epochs=20, retrain_epochs=20)
+    ugs = UGS(GCN(cora.num_features, 64, 2, 7), cora, lr=0.01, mask_epochs=20, retrain_epochs=20)
     ugs.step()
     ugs.step()
     return ugs.ticket({"dataset": "Cora"})

@@ -30,6 +30,8 @@ class StructuralEmbeddingGCN(nn.Module):
         init_std: standard deviation of the embeddings' normal initialisation.
     """
 
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+
     def __init__(self, gnn: GCN, num_nodes: int, se_layers: Sequence[int] = (0,), init_std: float = 0.1):
         super().__init__()
         if not isinstance(gnn, GCN):

@@ -64,6 +64,8 @@ class MessagePassingStack(nn.Module):
     which MACs accounting uses.
     """
 
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+
     def __init__(
         self,
         convs: list[nn.Module],

@@ -37,6 +37,8 @@ class GENConv(nn.Module):
     Memory is O(E * C): one message per edge and channel, never an N x N matrix.
     """
 
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+
     def __init__(
         self,
         channels: int,
@@ -158,8 +160,8 @@ class DeeperGCN(MessagePassingStack):
         self,
         in_channels: int,
         hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        num_layers: int = 28,
         dropout: float = 0.5,
         norm: str = "batch",
         temperature: float = 1.0,

@@ -34,6 +34,8 @@ class GATConv(nn.Module):
     :meth:`~graphlottery.sparse.Adjacency.multi_head`.
     """
 
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+
     def __init__(
         self,
         in_channels: int,
@@ -82,8 +84,8 @@ class GAT(MessagePassingStack):
         self,
         in_channels: int,
         hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        num_layers: int = 2,
         heads: int = 8,
         dropout: float = 0.6,
         attention_dropout: float = 0.6,

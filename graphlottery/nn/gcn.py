@@ -76,6 +76,8 @@ class GCNConv(nn.Module):
     the sparse product always runs at the smaller width.
     """
 
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
         super().__init__()
         self.lin = glorot_linear(in_channels, out_channels)
@@ -102,8 +104,8 @@ class GCN(MessagePassingStack):
         self,
         in_channels: int,
         hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        num_layers: int = 2,
         dropout: float = 0.5,
         input_dropout: float = 0.0,
     ):

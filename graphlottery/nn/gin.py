@@ -17,6 +17,8 @@ class GINConv(nn.Module):
     features be multiplied once. ``[N, in] -> [N, out]``.
     """
 
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+
     def __init__(self, in_channels: int, out_channels: int, aggr: str = "sum", train_eps: bool = True):
         super().__init__()
         if aggr not in ("sum", "mean"):
@@ -44,8 +46,8 @@ class GIN(MessagePassingStack):
         self,
         in_channels: int,
         hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        num_layers: int = 2,
         dropout: float = 0.5,
         input_dropout: float = 0.0,
         aggr: str = "sum",
@@ -67,6 +69,8 @@ class GINEncoder(nn.Module):
     pool, ``[num_graphs, num_layers * hidden]``. ``m`` is the edge mask (``edge_weight``, ``[E]``).
     The MLP's first Linear is the :class:`GINConv`'s own (applied before aggregating).
     """
+
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
 
     def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 3, pool: str = "sum"):
         super().__init__()
@@ -122,7 +126,7 @@ class GINClassifier(GINEncoder):
     trained, masked, rewound and saved with the encoder.
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 3,
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int, out_channels: int,
                  dropout: float = 0.5, pool: str = "sum"):
         super().__init__(in_channels, hidden_channels, num_layers, pool)
         self.readout = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.out_channels, out_channels))

@@ -14,6 +14,8 @@ class SAGEConv(nn.Module):
     Pruned edges (:math:`m = 0`) leave both the sum and the neighbour count. ``[N, in] -> [N, out]``.
     """
 
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
         self.lin_self = glorot_linear(in_channels, out_channels)
@@ -36,8 +38,8 @@ class GraphSAGE(MessagePassingStack):
         self,
         in_channels: int,
         hidden_channels: int,
+        num_layers: int,
         out_channels: int,
-        num_layers: int = 2,
         dropout: float = 0.5,
         input_dropout: float = 0.0,
     ):
