@@ -109,7 +109,7 @@ def _compare(args: argparse.Namespace) -> None:
     from graphlottery.compare import compare_table, plot_compare, read_run
 
     runs = [read_run(path) for path in args.runs]
-    print(compare_table(runs, random=args.random))
+    print(compare_table(runs))
     print(f"plot: {plot_compare(runs, args.out, x=args.x, random=args.random)}")
 
 
