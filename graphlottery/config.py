@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,10 @@ from typing import Any, ClassVar
 
 import yaml
 
+from graphlottery.files import BOOKKEEPING, write_text
 from graphlottery.masks.prune import check_fraction
+
+MAX_SEED = 2**32 - 1  # numpy's and most generators' limit
 
 
 class ConfigError(ValueError):
@@ -33,7 +37,7 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
                 raise TypeError
             return int(value)
         if "float" in kinds:
-            if isinstance(value, bool):
+            if isinstance(value, bool) or not math.isfinite(float(value)):
                 raise TypeError
             return float(value)
         for item in ("int", "str"):
@@ -42,7 +46,8 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
                 return [_coerce(key, v, item) for v in values]
         return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"config key {key!r} must be {annotation}, got {value!r}") from None
+        finite = " (finite)" if "float" in kinds else ""
+        raise ConfigError(f"config key {key!r} must be {annotation}{finite}, got {value!r}") from None
 
 
 def _check_device(device: str) -> None:
@@ -88,8 +93,8 @@ class Config:
             raise ConfigError(f"config file {str(path)!r} does not exist")
         try:
             values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{str(path)!r} is not valid YAML: {err}") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{str(path)!r} must hold a mapping of config keys")
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -120,19 +125,70 @@ class Config:
                 raise ConfigError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
+        bad = [s for s in self.seeds if not 0 <= s <= MAX_SEED]
+        if bad:
+            raise ConfigError(f"seeds must be integers in [0, {MAX_SEED}], got {bad}")
+        self._check_ranges()
         _check_device(self.device)
 
+    def _check_ranges(self) -> None:
+        """Checks by key name, for every config: learning rates (``lr``, ``*_lr``) and ``temperature``
+        positive, ``weight_decay`` >= 0, dropouts (``dropout``, ``*_dropout``) in [0, 1)."""
+        for f in dataclasses.fields(self):
+            name, value = f.name, getattr(self, f.name)
+            if value is None:
+                continue
+            if (name == "lr" or name.endswith("_lr") or name == "temperature") and not value > 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
+            if name == "weight_decay" and not value >= 0:
+                raise ConfigError(f"{name} must be >= 0, got {value}")
+            if (name == "dropout" or name.endswith("_dropout")) and not 0 <= value < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {value}")
+
+    def check_memory(self, needed: int, what: str) -> None:
+        """Refuse a run whose estimated peak memory ``needed`` (bytes) exceeds the device's
+        (the machine's RAM on CPU)."""
+        import torch
+
+        device = torch.device(self.device)
+        if device.type == "cuda":
+            total = torch.cuda.get_device_properties(device).total_memory
+        else:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        if needed > total:
+            raise ConfigError(f"{what} needs about {needed / 2**30:.1f} GiB, more than the "
+                              f"{total / 2**30:.1f} GiB of {self.device}; reduce it")
+
     def check_resume(self, out: Path, run_only: set[str]) -> None:
-        """Create ``out`` and write this config to ``out/config.yaml``, unless ``out`` holds a run
-        whose config differs in a key outside ``run_only`` (keys a resumed run may change): then raise.
-        A key the saved config lacks takes its ``LEGACY`` value, else its default."""
+        """Create ``out`` and write this config to ``out/config.yaml`` (call it holding
+        :func:`~graphlottery.files.run_lock`), unless ``out`` holds a run whose config differs in a
+        key outside ``run_only`` (keys a resumed run may change): then raise. A key the saved config
+        lacks takes its ``LEGACY`` value, else its default. The files named by ``init`` / ``ticket``
+        must exist. A folder with files but no
+        ``config.yaml`` (another program's, or a run whose config was lost) is refused; one with a
+        ``config.yaml`` and nothing else (a start that failed) takes the new config."""
+        for name in ("init", "ticket"):  # files a run reads: checked before anything is written
+            value = getattr(self, name, None)
+            if value is not None and not Path(value).expanduser().is_file():
+                raise ConfigError(f"{name} file {value!r} does not exist")
         out.mkdir(parents=True, exist_ok=True)
         saved = out / "config.yaml"
-        if saved.is_file():
+        files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name not in BOOKKEEPING
+                       and p != saved)
+        if files and not saved.is_file():
+            shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
+            raise ConfigError(f"{str(out)!r} holds files ({shown}) but no config.yaml, so it is no graphlottery run "
+                              "to resume; use a new or empty --out")
+        if files:
             defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
                         for f in dataclasses.fields(self)
                         if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
-            written = yaml.safe_load(saved.read_text()) or {}
+            try:
+                written = yaml.safe_load(saved.read_text()) or {}
+            except (yaml.YAMLError, UnicodeDecodeError) as err:
+                raise ConfigError(f"{str(saved)!r} is damaged (not YAML: {str(err).splitlines()[0]})") from None
+            if not isinstance(written, dict):
+                raise ConfigError(f"{str(saved)!r} is damaged: it must hold a mapping of config keys")
             old = {**defaults, **self.LEGACY, **written}
             new = self.to_dict()
             skip = run_only | self.unread_keys()
@@ -142,7 +198,7 @@ class Config:
                 hint = f" (written before {sorted(older)} existed; that run used {older})" if older else ""
                 raise ConfigError(f"{str(out)!r} holds a run with different {changed}{hint}; "
                                   f"use another --out or the same settings")
-        saved.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        write_text(saved, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
 @dataclass
@@ -246,6 +302,14 @@ class GLTConfig(Config):
     def unread_keys(self) -> set[str]:
         return set() if self.graph_mask == "inductive" else {"scorer_hops", "scorer_dim"}
 
+    def check_model_memory(self, nodes: int, features: int, outputs: int) -> None:
+        """Refuse a model that cannot fit: a lower bound of its memory (float32 weights, their mask
+        scores, gradients and Adam's two moments, and one layer's node activations) against the device's."""
+        width = self.hidden * (self.heads if self.model == "gat" else 1)
+        weights = features * width + (self.layers - 2) * width * width + width * outputs
+        needed = 4 * (5 * weights + nodes * width)
+        self.check_memory(needed, f"a {self.model} of hidden {self.hidden} on {nodes} nodes x {features} features")
+
     def __post_init__(self) -> None:
         from graphlottery.data import DATASETS, TU
         from graphlottery.data.ogb import OGBG, OGBL, OGBL_METRIC, OGBN
@@ -310,6 +374,9 @@ class GLTConfig(Config):
         if self.early_bird_window == 1 or self.early_bird_window < 0 or not 0 <= self.early_bird_threshold <= 1:
             raise ConfigError("early_bird_window must be 0 (off) or at least 2, and early_bird_threshold in [0, 1]; "
                               f"got {self.early_bird_window}, {self.early_bird_threshold}")
+        for name in ("s1", "s2", "mask_noise"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("prune_graph", "prune_weight"):
             try:
                 check_fraction(getattr(self, name), name)

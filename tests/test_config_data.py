@@ -92,6 +92,8 @@ def test_runs_saved_before_a_behaviour_changing_key_are_refused(tmp_path):
         config = GLTConfig(dataset="MUTAG", task="graph", graph_mask=graph_mask)
         old = {k: v for k, v in config.to_dict().items() if k not in ("scorer_hops", "scorer_dim")}
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+        (tmp_path / "seed_0").mkdir(exist_ok=True)  # a run with a finished round, not just a failed start
+        (tmp_path / "seed_0" / "history.json").write_text("[{}]")
 
     saved("inductive")  # its scorer read atom types only: scorer_hops 0
     with pytest.raises(ConfigError, match=r"scorer_hops.*written before.*'scorer_hops': 0"):

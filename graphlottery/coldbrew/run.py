@@ -28,7 +28,7 @@ from graphlottery.coldbrew.student import MLP, SCORES, ColdBrewStudent
 from graphlottery.coldbrew.teacher import StructuralEmbeddingGCN
 from graphlottery.config import Config, ConfigError
 from graphlottery.data import load_dataset
-from graphlottery.files import cached_json, save_figure, subplots, write_json
+from graphlottery.files import cached_json, run_lock, save_figure, subplots, write_json
 from graphlottery.graph import MaskedGraph
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import prepare_features
@@ -152,7 +152,7 @@ def accuracies(pred: Tensor, y: Tensor, data) -> dict[str, float]:
 def _teacher(config: ColdBrewConfig, data, num_classes: int, device: torch.device) -> tuple[nn.Module, Tensor]:
     """The structural-embedding teacher and its edge weights (cold-start mask, and the ticket's)."""
     data = data.cpu()  # tickets load on the CPU; both results move to ``device`` at the end
-    gnn = GCN(data.num_features, config.hidden, num_classes, dropout=config.dropout)
+    gnn = GCN(data.num_features, config.hidden, 2, num_classes, dropout=config.dropout)
     edge_weight = data.cold_edge_mask.float()
     if config.ticket is not None:
         graph = MaskedGraph(data)
@@ -187,7 +187,7 @@ def run_seed(config: ColdBrewConfig, seed: int, progress: bool = False) -> dict[
         return out
 
     def gcn_on(edge_weight: Tensor | None) -> Tensor:
-        gcn = GCN(data.num_features, config.hidden, num_classes, dropout=config.dropout).to(device)
+        gcn = GCN(data.num_features, config.hidden, 2, num_classes, dropout=config.dropout).to(device)
         return train_classifier(gcn, lambda: gcn(x, adj, edge_weight), **common)
 
     def mlp() -> Tensor:
@@ -294,10 +294,11 @@ def plot_bars(results: dict[str, Any], path: Path) -> Path:
 def run_coldbrew(config: ColdBrewConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``accuracy.png``."""
     out = Path(out)
-    config.check_resume(out, RUN_ONLY)
-    per_seed = [cached_json(out / f"seed_{seed}.json", lambda seed=seed: run_seed(config, seed, progress))
-                for seed in tqdm(config.seeds, desc="seeds", disable=not progress)]
-    results = aggregate(config.dataset, per_seed)
-    write_json(out / "results.json", results)
-    plot_bars(results, out / "accuracy.png")
+    with run_lock(out):
+        config.check_resume(out, RUN_ONLY)
+        per_seed = [cached_json(out / f"seed_{seed}.json", lambda seed=seed: run_seed(config, seed, progress))
+                    for seed in tqdm(config.seeds, desc="seeds", disable=not progress)]
+        results = aggregate(config.dataset, per_seed)
+        write_json(out / "results.json", results)
+        plot_bars(results, out / "accuracy.png")
     return results

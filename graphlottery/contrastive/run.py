@@ -29,7 +29,7 @@ from graphlottery.contrastive.augment import JOAO, AttrMask, EdgePerturb, Identi
 from graphlottery.contrastive.evaluate import linear_probe_accuracy, svm_accuracy
 from graphlottery.contrastive.pretrain import embed_graphs, node_embeddings, pretrain_graphs, pretrain_nodes
 from graphlottery.data import DATASETS, TU, load_dataset, load_tu
-from graphlottery.files import cached_json, save_figure, subplots, write_json
+from graphlottery.files import cached_json, run_lock, save_figure, subplots, write_json
 from graphlottery.nn import GCN, GINEncoder, save_encoder
 
 AUGMENTATIONS = {
@@ -117,7 +117,7 @@ def run_seed(config: GraphCLConfig, seed: int, seed_dir: Path, progress: bool = 
         result: dict[str, Any] = {"seed": seed, "accuracy": accuracy, "fold_accuracies": folds}
     else:
         data = load_dataset(config.dataset, config.data_root)
-        encoder = GCN(data.num_features, config.hidden, config.hidden, num_layers=1)
+        encoder = GCN(data.num_features, config.hidden, 1, config.hidden)
         history = pretrain_nodes(encoder, data, augment, config.hidden, config.epochs, config.lr,
                                  config.weight_decay, config.temperature, config.max_nodes, device, generator,
                                  progress)
@@ -158,13 +158,14 @@ def plot_losses(per_seed: list[dict[str, Any]], path: Path) -> Path:
 def run_graphcl(config: GraphCLConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``loss.png``."""
     out = Path(out)
-    config.check_resume(out, RUN_ONLY)
-    per_seed = [cached_json(out / f"seed_{seed}" / "result.json",
-                            lambda seed=seed: run_seed(config, seed, out / f"seed_{seed}", progress))
-                for seed in tqdm(config.seeds, desc="seeds", disable=not progress)]
-    results = aggregate(config.dataset, per_seed)
-    write_json(out / "results.json", results)
-    plot_losses(per_seed, out / "loss.png")
+    with run_lock(out):
+        config.check_resume(out, RUN_ONLY)
+        per_seed = [cached_json(out / f"seed_{seed}" / "result.json",
+                                lambda seed=seed: run_seed(config, seed, out / f"seed_{seed}", progress))
+                    for seed in tqdm(config.seeds, desc="seeds", disable=not progress)]
+        results = aggregate(config.dataset, per_seed)
+        write_json(out / "results.json", results)
+        plot_losses(per_seed, out / "loss.png")
     return results
 
 

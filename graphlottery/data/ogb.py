@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,13 +14,34 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import index_to_mask, scatter, to_undirected
 
-from graphlottery.data.root import cache_root, data_root
+from graphlottery.data.root import DataError, cache_root, check_files, data_root, open_cached, snapshot
 from graphlottery.sparse import sparse_identity
 
 OGBG = {"ogbg-molbace": "ogbg-molbace", "ogbg-molhiv": "ogbg-molhiv"}
 RAW = ["edge.csv.gz", "edge-feat.csv.gz", "graph-label.csv.gz", "node-feat.csv.gz", "num-edge-list.csv.gz",
        "num-node-list.csv.gz"]
 SPLIT = ["train.csv.gz", "valid.csv.gz", "test.csv.gz"]
+SIZES = {  # the real datasets: graphs or nodes, and their train / valid / test split sizes
+    "ogbg-molbace": (1513, 1210, 151, 152), "ogbg-molhiv": (41127, 32901, 4113, 4113),
+    "ogbn-arxiv": (169343, 90941, 29799, 48603), "ogbn-proteins": (132534, 86619, 21236, 24679),
+    "ogbn-products": (2449029, 196615, 39323, 2213091),
+}
+
+
+def check_split(name: str, size: int, idx: dict, where: Path) -> None:
+    """OGB's split of ``size`` graphs or nodes: disjoint, non-empty, in range, and for the real
+    dataset (the known ``size``) the known part sizes; else a :class:`DataError`."""
+    parts = [idx[k].view(-1).long() for k in ("train", "valid", "test")]
+    counts = tuple(p.numel() for p in parts)
+    every = torch.cat(parts)
+    bad = (min(counts) == 0 or int(every.min()) < 0 or int(every.max()) >= size
+           or every.unique().numel() != every.numel())
+    known = SIZES.get(name)
+    if bad or (known is not None and size == known[0] and counts != known[1:]):
+        expected = f"; the real one has {known[0]} with {known[1]}/{known[2]}/{known[3]}" if known else ""
+        raise DataError(f"{name} in {where}: a {counts[0]}/{counts[1]}/{counts[2]} split of {size} that is "
+                        f"overlapping, empty or out of range, or of unexpected size{expected}: its files are "
+                        "damaged or truncated")
 
 
 def allow_pyg_data() -> None:
@@ -67,20 +87,19 @@ def load_ogbg(name: str, root: str | os.PathLike | None = None):
     except ImportError:
         raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
     folder = key.replace("-", "_")
-    base = find_ogb_dir(key, data_root(root), {"raw": RAW, "split/scaffold": SPLIT})
-    raw, split = base / "raw", base / "split" / "scaffold"
-    target = cache_root() / "ogb" / folder
-    for sub, source in (("raw", raw), ("split/scaffold", split)):
-        (target / sub).mkdir(parents=True, exist_ok=True)
-        for f in source.iterdir():
-            if not (target / sub / f.name).is_file():
-                shutil.copyfile(f, target / sub / f.name)
-    for extra in ("RELEASE_v1.txt",):
-        if (raw.parent / extra).is_file() and not (target / extra).is_file():
-            shutil.copyfile(raw.parent / extra, target / extra)
+    base_root = data_root(root)
+    base = find_ogb_dir(key, base_root, {"raw": RAW, "split/scaffold": SPLIT})
+    files = {f"{folder}/{sub}/{f}": base / sub / f for sub, names in (("raw", RAW), ("split/scaffold", SPLIT))
+             for f in names}
+    if (base / "RELEASE_v1.txt").is_file():
+        files[f"{folder}/RELEASE_v1.txt"] = base / "RELEASE_v1.txt"
+    cache = snapshot(base_root, files, "ogb")
+    (cache / folder / "RELEASE_v1.txt").touch()  # without it OGB asks on stdin whether to re-download
     allow_pyg_data()
-    dataset = PygGraphPropPredDataset(key, root=str(cache_root() / "ogb"), transform=OneHotAtoms())
+    dataset = open_cached(cache, lambda: PygGraphPropPredDataset(key, root=str(cache), transform=OneHotAtoms()),
+                          [cache / folder / "processed" / "geometric_data_processed.pt"], base)
     idx = dataset.get_idx_split()
+    check_split(key, len(dataset), idx, base)
     return dataset, {"train": idx["train"], "val": idx["valid"], "test": idx["test"]}
 
 
@@ -117,14 +136,12 @@ def find_ogb_dir(name: str, root: Path, layout: dict[str, list[str]]) -> Path:
     return base
 
 
-def _source_digest(base: Path, layout: dict[str, list[str]]) -> str:
-    """Identify the source files by path, size and modification time (to key the cache)."""
-    digest = hashlib.sha256(str(base.resolve()).encode())
-    for sub, files in layout.items():
-        for f in files:
-            stat = (base / sub / f).stat()
-            digest.update(f"{sub}/{f}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:12]
+def _source_digest(root: Path, base: Path, layout: dict[str, list[str]]) -> str:
+    """Identify the source files by content (checked against ``root``'s ``SHA256SUMS``), to key the cache."""
+    paths = [base / sub / f for sub, files in layout.items() for f in files]
+    digests = check_files(paths, root)
+    digest = hashlib.sha256("".join(f"{p.relative_to(base)}:{digests[p]};" for p in paths).encode())
+    return digest.hexdigest()[:16]
 
 
 def _local_root(name: str, root: str | os.PathLike | None, known: dict,
@@ -139,7 +156,8 @@ def _local_root(name: str, root: str | os.PathLike | None, known: dict,
     except ImportError:
         raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
     allow_pyg_data()
-    return _link_into_cache(name, find_ogb_dir(name, data_root(root), layout), layout)
+    base_root = data_root(root)
+    return _link_into_cache(name, base_root, find_ogb_dir(name, base_root, layout), layout)
 
 
 def _open_local(name: str, root: Path, kind: str = "Node"):
@@ -151,14 +169,15 @@ def _open_local(name: str, root: Path, kind: str = "Node"):
         def download(self):
             raise FileNotFoundError(f"{name}: raw files missing under {self.raw_dir}; graphlottery never downloads")
 
-    return Local(name, root=str(root))
+    processed = root / name.replace("-", "_") / "processed" / "geometric_data_processed.pt"
+    return open_cached(root, lambda: Local(name, root=str(root)), [processed], root / name.replace("-", "_"))
 
 
-def _link_into_cache(name: str, base: Path, layout: dict[str, list[str]]) -> Path:
+def _link_into_cache(name: str, data: Path, base: Path, layout: dict[str, list[str]]) -> Path:
     """Symlink the ``layout`` files of ``base`` into ``<cache>/<ogbn|ogbl>/<digest>/<folder>/`` (the
     root may be read-only, OGB writes ``processed/`` beside ``raw/``) with OGB's release marker;
-    return the OGB root."""
-    root = cache_root() / name[:4] / _source_digest(base, layout)
+    return the OGB root. The cache folder is keyed by the files' content (see :func:`_source_digest`)."""
+    root = cache_root() / name[:4] / _source_digest(data, base, layout)
     target = root / name.replace("-", "_")
     for sub, files in layout.items():
         (target / sub).mkdir(parents=True, exist_ok=True)
@@ -188,6 +207,7 @@ def load_ogbn(name: str, root: str | os.PathLike | None = None) -> Data:
     dataset = _open_local(key, _local_root(key, root, OGBN, ogbn_layout, "Node"))
     graph, idx = dataset[0], dataset.get_idx_split()
     n = graph.num_nodes
+    check_split(key, n, idx, data_root(root))
     if key == "ogbn-proteins":
         x = scatter(graph.edge_attr.float(), graph.edge_index[1], dim=0, dim_size=n, reduce="mean")
         y = graph.y.float()
@@ -258,6 +278,11 @@ def load_ogbl(name: str, root: str | os.PathLike | None = None) -> Data:
         split = dataset.get_edge_split()
     graph = dataset[0]
     n = graph.num_nodes
+    pairs = [split[part][kind] for part in ("train", "valid", "test") for kind in ("edge", "edge_neg")
+             if kind in split[part]]
+    if any(p.numel() == 0 or int(p.min()) < 0 or int(p.max()) >= n for p in pairs):
+        raise DataError(f"{key} in {data_root(root)}: its edge split is empty or names nodes beyond its {n}; "
+                        "the split files are damaged")
     x = graph.x.float() if graph.x is not None else sparse_identity(n)
     data = Data(x=x, edge_index=to_undirected(split["train"]["edge"].t().long(), num_nodes=n), num_nodes=n)
     for part, ogb_part in (("val", "valid"), ("test", "test")):

@@ -1,13 +1,22 @@
-"""Where datasets are read from (a possibly read-only root) and processed (a cache)."""
+"""Where datasets are read from (a possibly read-only root) and processed (a cache keyed by the
+content of the raw files, checked against the root's ``SHA256SUMS`` when it has one)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 DATA_ENV = "GRAPHLOTTERY_DATA"
 CACHE_ENV = "GRAPHLOTTERY_CACHE"
+SUMS = "SHA256SUMS"
+UNSAFE_CACHE = ("pre_transform.pt", "pre_filter.pt")  # PyG reads these with weights_only=False
+
+
+class DataError(ValueError):
+    """Dataset files that are damaged, altered, or do not hold the dataset they should."""
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -40,16 +49,88 @@ def find_raw_dir(root: Path, candidates: list[str], expected: list[str]) -> Path
     raise FileNotFoundError(f"dataset files not found; searched {searched}; expected files: {', '.join(expected)}")
 
 
-def mirror(src: Path, dst: Path) -> Path:
-    """Copy the files of ``src`` into ``dst`` (atomically per file, skipping identical sizes)."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in src.iterdir():
-        if not f.is_file():
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _listed_sums(root: Path) -> dict[Path, str]:
+    """``root/SHA256SUMS`` as resolved path -> digest (empty without the file)."""
+    sums = root / SUMS
+    if not sums.is_file():
+        return {}
+    listed = {}
+    for line in sums.read_text().splitlines():
+        digest, _, name = line.strip().partition("  ")
+        if digest and name:
+            listed[(root / name.lstrip("*")).resolve()] = digest.lower()
+    return listed
+
+
+def check_files(files: list[Path], root: Path) -> dict[Path, str]:
+    """SHA-256 of each file; those the data ``root``'s ``SHA256SUMS`` lists must match it, else a
+    :class:`DataError` names the file."""
+    listed = _listed_sums(root)
+    digests = {}
+    for f in files:
+        digests[f] = sha256(f)
+        expected = listed.get(f.resolve())
+        if expected is not None and expected != digests[f]:
+            raise DataError(f"{f} does not match {root / SUMS} (damaged or altered; restore it from the original)")
+    return digests
+
+
+def snapshot(root: Path, files: dict[str, Path], kind: str) -> Path:
+    """Copy ``files`` (cache-relative name -> source file under data ``root``), checked with
+    :func:`check_files`, into ``<cache>/<kind>/<key>/``, where ``key`` hashes their content: other
+    raw files get another folder, so a cached result is only ever reused for identical inputs. The
+    copies are checked too (a damaged one is copied again); returns the folder."""
+    digests = check_files(list(files.values()), root)
+    key = hashlib.sha256("".join(f"{name}:{digests[src]};" for name, src in sorted(files.items())).encode())
+    base = cache_root() / kind / key.hexdigest()[:16]
+    for name, src in files.items():
+        target = base / name
+        if target.is_file() and sha256(target) == digests[src]:
             continue
-        target = dst / f.name
-        if target.is_file() and target.stat().st_size == f.stat().st_size:
-            continue
-        with tempfile.NamedTemporaryFile(dir=dst, delete=False) as tmp:
-            shutil.copyfile(f, tmp.name)
-        os.replace(tmp.name, target)
-    return dst
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+    return base
+
+
+def open_cached(base: Path, build: Callable[[], Any], processed: list[Path], source: Path) -> Any:
+    """``build()`` (a PyG dataset on the cache folder ``base``) under a lock on ``base``, never letting
+    PyG unpickle a cache file unsafely: its ``pre_transform.pt`` / ``pre_filter.pt`` are removed
+    before and after, and the ``processed`` files, if present, must load with ``weights_only=True``
+    (else a :class:`DataError` names the file). Raw files that cannot be parsed raise a
+    :class:`DataError` naming their ``source`` folder."""
+    import torch
+    from filelock import FileLock
+
+    with FileLock(base / ".lock"):
+        for folder in {p.parent for p in processed}:
+            for name in UNSAFE_CACHE:
+                (folder / name).unlink(missing_ok=True)
+        for path in processed:
+            if path.is_file():
+                try:
+                    torch.load(path, map_location="cpu", weights_only=True)
+                except Exception as err:  # any failure means the file cannot be trusted
+                    raise DataError(f"processed cache file {path} is damaged ({type(err).__name__}); delete "
+                                    f"{path.parent} to rebuild it") from None
+        try:
+            dataset = build()
+        except DataError:
+            raise
+        except (ValueError, RuntimeError, IndexError, KeyError, EOFError, TypeError) as err:
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise DataError(f"the dataset files in {source} cannot be read ({message}); are they damaged?") from None
+        for folder in {p.parent for p in processed}:
+            for name in UNSAFE_CACHE:
+                (folder / name).unlink(missing_ok=True)
+    return dataset

@@ -8,10 +8,11 @@ from torch_geometric.data import Data
 from torch_geometric.datasets import TUDataset
 from torch_geometric.utils import degree
 
-from graphlottery.data.root import cache_root, data_root, find_raw_dir, mirror
+from graphlottery.data.root import DataError, data_root, find_raw_dir, open_cached, snapshot
 
-TU = {name.lower(): name for name in ("MUTAG", "NCI1", "IMDB-BINARY", "IMDB-MULTI", "ENZYMES", "PTC_MR",
-                                      "PROTEINS", "DD", "COLLAB", "REDDIT-BINARY", "REDDIT-MULTI-5K")}
+GRAPHS = {"MUTAG": 188, "NCI1": 4110, "IMDB-BINARY": 1000, "IMDB-MULTI": 1500, "ENZYMES": 600, "PTC_MR": 344,
+          "PROTEINS": 1113, "DD": 1178, "COLLAB": 5000, "REDDIT-BINARY": 2000, "REDDIT-MULTI-5K": 4999}
+TU = {name.lower(): name for name in GRAPHS}
 
 
 FEATURELESS = ("constant", "degree", None)
@@ -45,7 +46,9 @@ def load_tu(name: str, root: str | os.PathLike | None = None, featureless: str |
 
     Raw files ``<NAME>_A.txt``, ``<NAME>_graph_indicator.txt`` and ``<NAME>_graph_labels.txt``
     are looked up in ``<root>/TUDataset/<NAME>/raw`` or ``<root>/<NAME>/raw`` (``root`` defaults
-    to ``$GRAPHLOTTERY_DATA``), copied into the cache and processed there. Datasets without node
+    to ``$GRAPHLOTTERY_DATA``), checked against the root's ``SHA256SUMS`` if it has one, copied into
+    the cache (in a folder keyed by their content) and processed there; the number of graphs is
+    checked against the benchmark's. Datasets without node
     features (IMDB-BINARY, COLLAB, REDDIT) get :class:`NodeFeatures` of kind ``featureless``
     (``"constant"``, ``"degree"``, or ``None`` to leave ``x`` unset).
     """
@@ -56,10 +59,14 @@ def load_tu(name: str, root: str | os.PathLike | None = None, featureless: str |
         raise ValueError(f"unknown TU dataset {name!r}; available: {sorted(TU.values())}")
     proper = TU[key]
     expected = [f"{proper}_{s}.txt" for s in ("A", "graph_indicator", "graph_labels")]
-    raw = find_raw_dir(data_root(root), [f"TUDataset/{proper}/raw", f"{proper}/raw"], expected)
-    cache = cache_root() / "TUDataset"
-    mirror(raw, cache / proper / "raw")
-    dataset = TUDataset(str(cache), proper)
+    base_root = data_root(root)
+    raw = find_raw_dir(base_root, [f"TUDataset/{proper}/raw", f"{proper}/raw"], expected)
+    files = {f"{proper}/raw/{f.name}": f for f in sorted(raw.iterdir()) if f.is_file() and f.name.startswith(proper)}
+    cache = snapshot(base_root, files, "TUDataset")
+    dataset = open_cached(cache, lambda: TUDataset(str(cache), proper), [cache / proper / "processed" / "data.pt"], raw)
+    if len(dataset) != GRAPHS[proper]:
+        raise DataError(f"{proper} in {raw} has {len(dataset)} graphs, not {GRAPHS[proper]}: its raw files are damaged "
+                        "or truncated")
     if dataset.num_node_features == 0 and featureless is not None:
         dataset = TUDataset(str(cache), proper, transform=NodeFeatures(featureless))
     return dataset

@@ -18,9 +18,9 @@ Layout of ``out``::
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +33,8 @@ from tqdm.auto import tqdm
 
 from graphlottery.config import Config, ConfigError
 from graphlottery.data.digits import load_digits
-from graphlottery.files import save_figure, subplots, write_json
-from graphlottery.lottery.ticket import Ticket
+from graphlottery.files import read_json, run_lock, save_figure, subplots, write_json
+from graphlottery.lottery.ticket import Ticket, load_weights, save_weights
 from graphlottery.masks import (
     SCHEMES,
     EarlyBird,
@@ -214,7 +214,7 @@ def run_seed(config: IMPConfig, seed: int, out: Path, progress: bool = True) -> 
     seed_dir = out / f"seed_{seed}"
     seed_dir.mkdir(parents=True, exist_ok=True)
     history_path = seed_dir / "history.json"
-    history: list[dict[str, Any]] = json.loads(history_path.read_text()) if history_path.is_file() else []
+    history: list[dict[str, Any]] = read_json(history_path, list) if history_path.is_file() else []
     device = torch.device(config.device)
     data = {k: v.to(device) for k, v in load_digits(seed).items()}
     torch.manual_seed(seed)
@@ -228,11 +228,12 @@ def run_seed(config: IMPConfig, seed: int, out: Path, progress: bool = True) -> 
         ticket = Ticket.load(seed_dir / f"round_{last:02d}.pt")
         ticket.apply(model, masks)
         rewind = {k: v.to(device) for k, v in ticket.rewind.items()}
-        trained = torch.load(seed_dir / f"trained_{last:02d}.pt", map_location=device, weights_only=True)
+        trained = {k: v.to(device) for k, v in load_weights(seed_dir / f"trained_{last:02d}.pt").items()}
+        print(f"resuming seed {seed} after round {last}", file=sys.stderr)
     teacher = None
     if config.kd and history:
-        teacher = _logits(model, masks, torch.load(seed_dir / "trained_00.pt", map_location=device, weights_only=True),
-                          data["x"])
+        dense = {k: v.to(device) for k, v in load_weights(seed_dir / "trained_00.pt").items()}
+        teacher = _logits(model, masks, dense, data["x"])
     rounds = tqdm(range(len(history), config.rounds + 1), desc=f"seed {seed}", disable=not progress,
                   initial=len(history), total=config.rounds + 1)
     for r in rounds:
@@ -256,7 +257,7 @@ def run_seed(config: IMPConfig, seed: int, out: Path, progress: bool = True) -> 
         Ticket.capture(model, masks, rewind if r == 0 or config.rewind else start, seed=seed, round=r,
                        config=config.to_dict()).save(
             seed_dir / f"round_{r:02d}.pt")
-        torch.save({k: v.cpu() for k, v in trained.items()}, seed_dir / f"trained_{r:02d}.pt")
+        save_weights(trained, seed_dir / f"trained_{r:02d}.pt")
         history.append(record)
         write_json(history_path, history)
         rounds.set_postfix(test=f"{record['test']:.4f}", sparsity=f"{record['sparsity']:.3f}")
@@ -343,9 +344,10 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
 def run_imp(config: IMPConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``curve.png``."""
     out = Path(out)
-    config.check_resume(out, RUN_ONLY)
-    histories = {seed: run_seed(config, seed, out, progress) for seed in config.seeds}
-    results = aggregate(config, histories)
-    write_json(out / "results.json", results)
-    plot_curve(results, out / "curve.png")
+    with run_lock(out):
+        config.check_resume(out, RUN_ONLY)
+        histories = {seed: run_seed(config, seed, out, progress) for seed in config.seeds}
+        results = aggregate(config, histories)
+        write_json(out / "results.json", results)
+        plot_curve(results, out / "curve.png")
     return results

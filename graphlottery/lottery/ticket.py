@@ -1,10 +1,14 @@
 """A lottery ticket on disk: masks, the weights to rewind to, the seed and the config.
 
 Files are written with ``torch.save`` of plain tensors, strings and numbers, and read with
-``torch.load(..., weights_only=True)``, so loading a ticket never runs pickled code.
+``torch.load(..., weights_only=True)``, so loading a ticket never runs pickled code. Each file
+holds a SHA-256 checksum of its content (every tensor's bytes, dtype and shape, and the other
+fields), verified on load, so a damaged file is refused instead of resuming from wrong weights.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 import struct
@@ -16,15 +20,77 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from graphlottery.files import atomic_write
 from graphlottery.graph import MaskedGraph
 from graphlottery.masks.weight import WeightMasks
 
 FORMAT = "graphlottery-ticket"
-VERSION = 1
+VERSION = 2  # 2: with a checksum; version 1 files (no checksum) are still read
+WEIGHTS = "graphlottery-weights"
 
 
 class TicketError(ValueError):
     """A ticket file that cannot be read, or a ticket that does not fit a model or graph."""
+
+
+def checksum(value: Any) -> str:
+    """SHA-256 of ``value``: nested dicts / lists of tensors, strings, numbers, booleans and ``None``
+    (tensors by dtype, shape and bytes; dict keys in sorted order)."""
+    digest = hashlib.sha256()
+
+    def feed(item: Any) -> None:
+        if isinstance(item, Tensor):
+            flat = item.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"T{item.dtype}{tuple(item.shape)}".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        elif isinstance(item, dict):
+            digest.update(f"D{len(item)}".encode())
+            for key in sorted(item, key=str):
+                feed(str(key))
+                feed(item[key])
+        elif isinstance(item, (list, tuple)):
+            digest.update(f"L{len(item)}".encode())
+            for entry in item:
+                feed(entry)
+        else:
+            digest.update(("J" + json.dumps(item)).encode())
+
+    feed(value)
+    return digest.hexdigest()
+
+
+def _read(path: Path, what: str) -> Any:
+    """``torch.load(path, weights_only=True)``; any failure a :class:`TicketError` naming ``path``."""
+    if not path.is_file():
+        raise TicketError(f"{what} file {str(path)!r} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, struct.error,
+            ValueError, UnicodeDecodeError) as err:
+        raise TicketError(f"{str(path)!r} is not a readable {what} file ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0] if str(err) else ''})") from None
+
+
+def save_weights(state: dict[str, Tensor], path: str | os.PathLike) -> Path:
+    """Write a ``state_dict`` (on CPU) with its checksum, atomically and durably."""
+    tensors = {k: v.detach().cpu() for k, v in state.items()}
+    blob = {"format": WEIGHTS, "state_dict": tensors, "checksum": checksum(tensors)}
+    return atomic_write(path, lambda f: torch.save(blob, f))
+
+
+def load_weights(path: str | os.PathLike) -> dict[str, Tensor]:
+    """Read :func:`save_weights`' file (safe loading, checksum verified; a plain ``state_dict`` from
+    before checksums is accepted); a damaged file raises :class:`TicketError` naming it."""
+    path = Path(path)
+    raw = _read(path, "weights")
+    if isinstance(raw, dict) and raw.get("format") == WEIGHTS:
+        state = raw.get("state_dict")
+        if not isinstance(state, dict) or raw.get("checksum") != checksum(state):
+            raise TicketError(f"{str(path)!r} is damaged: its checksum does not match its content")
+        raw = state
+    if not isinstance(raw, dict) or not all(isinstance(v, Tensor) for v in raw.values()):
+        raise TicketError(f"{str(path)!r} is not a weights file (a dict of tensors)")
+    return raw
 
 
 @dataclass
@@ -72,29 +138,26 @@ class Ticket:
 
     # --- disk ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically (a temporary file renamed into place)."""
+        """Write with a checksum, atomically and durably (see :func:`~graphlottery.files.atomic_write`)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"format": FORMAT, "version": VERSION, **asdict(self)}, tmp)
-        os.replace(tmp, path)
-        return path
+        fields = asdict(self)
+        blob = {"format": FORMAT, "version": VERSION, **fields, "checksum": checksum(fields)}
+        return atomic_write(path, lambda f: torch.save(blob, f))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Ticket:
-        """Read a ticket with safe loading; a corrupt or foreign file raises :class:`TicketError`."""
+        """Read a ticket with safe loading and verify its checksum; a damaged or foreign file raises
+        :class:`TicketError` naming it."""
         path = Path(path)
-        if not path.is_file():
-            raise TicketError(f"ticket file {str(path)!r} does not exist")
-        try:
-            raw = torch.load(path, map_location="cpu", weights_only=True)
-        except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, struct.error) as err:
-            raise TicketError(f"{str(path)!r} is not a readable ticket file ({type(err).__name__}: {err})") from err
+        raw = _read(path, "ticket")
         if not isinstance(raw, dict) or raw.get("format") != FORMAT:
             raise TicketError(f"{str(path)!r} is not a graphlottery ticket")
-        if raw.get("version") != VERSION:
+        if raw.get("version") not in (1, VERSION):
             raise TicketError(f"{str(path)!r} has ticket version {raw.get('version')}, this library reads {VERSION}")
         fields = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        if raw["version"] >= 2 and raw.get("checksum") != checksum(fields):
+            raise TicketError(f"{str(path)!r} is damaged: its checksum does not match its content")
         missing = [k for k in ("model_class", "rewind", "weight_masks") if k not in fields]
         if missing:
             raise TicketError(f"{str(path)!r} lacks {', '.join(missing)}")
