@@ -39,7 +39,7 @@ def embed_command(args: argparse.Namespace) -> None:
     ticket = Ticket.load(args.ticket)
     graph, note = ticket_graph(ticket, args.dataset, args.data_root) if not args.weights_only else (None, "")
     marked, key = embed_watermark(ticket, args.payload, args.seed, layers=args.layers, pairs=args.pairs, graph=graph,
-                                  graph_pairs=args.graph_pairs, alpha=args.alpha)
+                                  graph_pairs=args.graph_pairs)
     marked.save(args.out)
     key.save(args.key)
     print(f"watermarked ticket: {args.out}; secret key: {args.key} (keep it apart from the ticket)")
@@ -73,7 +73,8 @@ def verify_command(args: argparse.Namespace) -> None:
     if isinstance(suspect, Ticket) and any(c.is_graph for c in key.carriers):
         graph, note = ticket_graph(suspect, args.dataset, args.data_root)
     result = verify_watermark(suspect, key, graph=graph, alpha=args.alpha)
-    report = {k: v for k, v in asdict(result).items() if k != "carriers"}
+    hidden = {"carriers"} if result.verified else {"carriers", "payload", "bit_error_rate"}  # no payload unproven
+    report = {k: v for k, v in asdict(result).items() if k not in hidden}
     print(json.dumps(report))
     for name, counts in result.carriers.items():
         print(f"  {name:<40} {counts['agree']:>5} of {counts['informative']:>5} informative pairs agree")

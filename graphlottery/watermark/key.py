@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -22,6 +23,11 @@ from graphlottery.watermark.view import cell_positions, subgraph_units
 FORMAT = "graphlottery-watermark-key"
 VERSION = 1
 GRAPH = "graph"  # the carrier name of the graph mask
+MAX_BITS = 8 * 1024  # payload bits a key may hold (1 KiB of text)
+MAX_CELLS = 2**26  # cells (weights, or graph units) a carrier may span
+MAX_PAIRS = 2**24  # pairs a key may hold in all (the code is one small tensor per pair)
+VIEW = re.compile(r"auto|entries|heads_(out|in):[1-9][0-9]{0,5}")
+MAX_SEED = 2**63 - 1
 
 
 class WatermarkError(ValueError):
@@ -71,14 +77,14 @@ def _weight_pairs(seed: int, name: str, view: str, shape: tuple[int, ...], pairs
 
 @dataclass
 class WatermarkKey:
-    """Payload bits, seed, carriers and the verdict threshold ``alpha`` (the false-positive rate
-    a verification accepts)."""
+    """Payload bits, seed and carriers. The significance level of a verdict is the verifier's
+    (:func:`~graphlottery.watermark.verify_watermark`'s ``alpha``), never the key's: whoever
+    holds a key file could otherwise raise it until anything verifies."""
 
     model_class: str
     payload: list[int]
     seed: int
     carriers: list[Carrier]
-    alpha: float = 1e-6
     payload_text: str | None = field(default=None)
 
     @property
@@ -134,13 +140,51 @@ class WatermarkKey:
         if raw.get("version") != VERSION:
             raise WatermarkError(f"{str(path)!r} has key version {raw.get('version')}, this library reads {VERSION}")
         try:
-            carriers = [Carrier(**c) for c in raw["carriers"]]
-            key = cls(model_class=str(raw["model_class"]), payload=[int(b) for b in raw["payload"]],
-                      seed=int(raw["seed"]), carriers=carriers, alpha=float(raw["alpha"]),
-                      payload_text=raw.get("payload_text"))
+            key = cls(model_class=raw["model_class"], payload=raw["payload"], seed=raw["seed"],
+                      carriers=[Carrier(**c) for c in raw["carriers"]], payload_text=raw.get("payload_text"))
         except (KeyError, TypeError, ValueError) as err:
-            raise WatermarkError(f"{str(path)!r} is a damaged watermark key ({type(err).__name__}: {err})") from err
-        if not key.carriers or not key.payload or set(key.payload) - {0, 1} or not 0.0 < key.alpha < 1.0:
-            raise WatermarkError(f"{str(path)!r} is a damaged watermark key (no carriers, a non-binary payload or "
-                                 "alpha outside (0, 1))")
+            raise WatermarkError(f"{str(path)!r} is a damaged watermark key ({type(err).__name__}: {err})") from None
+        problem = key.problem()
+        if problem:
+            raise WatermarkError(f"{str(path)!r} is a damaged watermark key: {problem}")
         return key
+
+    def problem(self) -> str | None:
+        """What makes this key unusable (a wrong type or a value out of bounds), or ``None``."""
+
+        def whole(v: object, low: int, high: int) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+        if not isinstance(self.model_class, str) or not (self.payload_text is None or isinstance(self.payload_text,
+                                                                                                    str)):
+            return "model_class and payload_text must be text"
+        if not isinstance(self.payload, list) or not 0 < len(self.payload) <= MAX_BITS or \
+                not all(whole(b, 0, 1) for b in self.payload):
+            return f"payload must be 1 to {MAX_BITS} bits (0 or 1)"
+        if not whole(self.seed, 0, MAX_SEED):
+            return "seed must be an integer in [0, 2^63)"
+        if not isinstance(self.carriers, list) or not self.carriers:
+            return "it has no carriers"
+        for c in self.carriers:
+            if not (isinstance(c.name, str) and isinstance(c.view, str) and isinstance(c.directed, bool)
+                    and (c.fingerprint is None or isinstance(c.fingerprint, str))):
+                return f"carrier {c.name!r}: name, view and fingerprint must be text, directed true or false"
+            if not (c.view == GRAPH if c.is_graph else VIEW.fullmatch(c.view)):
+                return f"carrier {c.name!r}: unknown view {c.view!r}"
+            if not isinstance(c.shape, list) or not c.shape or not all(whole(d, 1, MAX_CELLS) for d in c.shape):
+                return f"carrier {c.name!r}: shape must list positive sizes"
+            cells = 1
+            for d in c.shape:
+                cells *= d
+            if cells > MAX_CELLS:
+                return f"carrier {c.name!r}: shape must list positive sizes of at most {MAX_CELLS} cells in all"
+            if not whole(c.pairs, 1, cells // 2):
+                return f"carrier {c.name!r}: pairs must be in [1, {cells // 2}] (half its {cells} cells)"
+            if not isinstance(c.node_fraction, (int, float)) or not 0.0 <= c.node_fraction <= 1.0 or \
+                    (c.is_graph and c.node_fraction == 0):
+                return f"carrier {c.name!r}: node_fraction must be in [0, 1] (graph: above 0)"
+        if self.num_pairs > MAX_PAIRS:
+            return f"{self.num_pairs} pairs in all, more than {MAX_PAIRS}"
+        if self.num_pairs < len(self.payload):
+            return f"{self.num_pairs} pairs cannot carry {len(self.payload)} payload bits"
+        return None

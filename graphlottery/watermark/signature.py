@@ -31,6 +31,7 @@ from graphlottery.watermark.view import cell_positions, connectivity
 MAX_SHARE = 0.125  # default: at most this share of a layer's cells carry the signature
 MIN_PAIRS = 8  # default: layers that would hold fewer pairs are left out
 BALANCE_SHARE = 0.25  # default: pairs at most this share of a layer's kept and of its pruned entries
+DEFAULT_ALPHA = 1e-6  # the verifier's default significance level
 RARE = 0.1  # default view: connectivity unless kept (or pruned) cells are rarer than this, then entries
 
 
@@ -172,7 +173,6 @@ def embed_watermark(
     graph_pairs: int = 256,
     node_fraction: float = 0.5,
     scores: dict[str, Tensor] | None = None,
-    alpha: float = 1e-6,
 ) -> tuple[Ticket, WatermarkKey]:
     """Write ``payload`` into ``ticket``'s masks; returns the new ticket and the secret key.
 
@@ -190,13 +190,10 @@ def embed_watermark(
             graph mask, among the edges of a keyed ``node_fraction`` of the nodes.
         scores: importance per weight (e.g. the trained weights); default the rewind weights.
             Only ``|score|`` matters: which weight a cell gets back, which entries rebalance.
-        alpha: the false-positive rate a verification with this key accepts.
 
     Every mask keeps exactly its number of kept entries. Retrain (or fine-tune) the ticket
     afterwards, as any ticket.
     """
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     carriers = _default_carriers(ticket.weight_masks, views or {}, layers, pairs)
     masked_graph = None
     if graph is not None:
@@ -213,7 +210,7 @@ def embed_watermark(
                                 directed=ticket.directed))
     bits = text_to_bits(payload)
     key = WatermarkKey(model_class=ticket.model_class, payload=bits.tolist(), seed=int(seed), carriers=carriers,
-                       alpha=alpha, payload_text=payload if isinstance(payload, str) else None)
+                       payload_text=payload if isinstance(payload, str) else None)
     _, _, _, written = _pair_bits(key)
     masks, edge_mask, start = dict(ticket.weight_masks), ticket.edge_mask, 0
     for carrier in carriers:
@@ -262,16 +259,16 @@ def suspect_masks(suspect: Any) -> tuple[dict[str, Tensor], Tensor | None]:
 
 
 def verify_watermark(suspect: Any, key: WatermarkKey, *, graph: Data | None = None,
-                     edge_mask: Tensor | None = None, alpha: float | None = None) -> Verification:
+                     edge_mask: Tensor | None = None, alpha: float = DEFAULT_ALPHA) -> Verification:
     """White-box verification of ``key``'s signature in ``suspect`` (see :func:`suspect_masks`).
 
     The graph carrier is read when ``graph`` is given (with the suspect's ``edge_mask``, or the
-    one of a suspect ticket) and skipped otherwise. A suspect lacking a carrier's weight, or
+    one of a suspect ticket) and skipped otherwise. ``alpha``: the verifier's significance level
+    (the key holds none). A suspect lacking a carrier's weight, or
     with another shape, raises :class:`WatermarkError`: it never verifies.
     """
     masks, suspect_edges = suspect_masks(suspect)
     edge_mask = edge_mask if edge_mask is not None else suspect_edges
-    alpha = key.alpha if alpha is None else alpha
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     payload, assign, whiten, written = _pair_bits(key)
