@@ -19,7 +19,6 @@ TRAINING = ("glt", "coldbrew", "graphcl", "imp")
 
 def _glt(args: argparse.Namespace) -> None:
     from graphlottery.config import GLTConfig
-    from graphlottery.lottery.glt import format_table, run_glt
 
     epochs = args.epochs
     config = GLTConfig.from_yaml(
@@ -34,6 +33,8 @@ def _glt(args: argparse.Namespace) -> None:
         random_baseline=False if args.no_baseline else None,
         init=args.init,
     )
+    from graphlottery.lottery.glt import format_table, run_glt  # after the config: its errors come first
+
     results = run_glt(config, args.out, progress=not args.quiet)
     print(format_table(results))
     print(f"results: {args.out}/results.json, curve: {args.out}/curve.png")
