@@ -1,114 +1,72 @@
 """graphlottery: sparse graph neural networks on PyTorch Geometric.
 
-One masked-graph abstraction (:class:`MaskedGraph`) and weight masks for any module
-(:class:`WeightMasks`); on them, Unified GNN Sparsification (:class:`UGS`) and graph lottery
-tickets (:func:`run_glt`, :class:`Ticket`); Cold Brew for cold-start nodes (:func:`run_coldbrew`);
-GraphCL augmentations as masks and contrastive pre-training (:func:`run_graphcl`); keyed
-ticket watermarks (:func:`embed_watermark`, :func:`verify_watermark`).
+One masked-graph abstraction (:class:`MaskedGraph`), weight masks for any module
+(:class:`WeightMasks`) and edge masks on any PyG model (:func:`edge_mask`); on them, Unified GNN
+Sparsification (:class:`UGS`) and graph lottery tickets (:func:`run_glt`, :class:`Ticket`); Cold
+Brew for cold-start nodes (:func:`run_coldbrew`); GraphCL augmentations as masks and contrastive
+pre-training (:func:`run_graphcl`); keyed ticket watermarks (:func:`embed_watermark`,
+:func:`verify_watermark`).
+
+Names are imported on first use (PEP 562), so ``import graphlottery`` and the command's
+``--help`` cost no torch import.
 """
-from graphlottery.coldbrew import (
-    ColdBrewConfig,
-    ColdBrewStudent,
-    ColdStartSplit,
-    StructuralEmbeddingGCN,
-    cold_start_split,
-    feature_contribution_ratio,
-    run_coldbrew,
-)
-from graphlottery.config import ConfigError, GLTConfig
-from graphlottery.contrastive import (
-    JOAO,
-    AttrMask,
-    EdgePerturb,
-    GraphCLConfig,
-    NodeDrop,
-    RandomChoice,
-    Subgraph,
-    nt_xent,
-    run_graphcl,
-)
-from graphlottery.data import load_dataset, load_ogbl, load_ogbn, load_planetoid, load_tu
-from graphlottery.graph import MaskedGraph
-from graphlottery.lottery import UGS, DistributedUGS, MiniBatchUGS, Ticket, TicketError, init_distributed, run_glt
-from graphlottery.masks import (
-    EdgeScorer,
-    WeightMasks,
-    context_features,
-    inference_macs,
-    principal_components,
-    prune_lowest,
-    sparsity,
-)
-from graphlottery.nn import (
-    GAT,
-    GCN,
-    GIN,
-    Adjacency,
-    DeeperGCN,
-    GINEncoder,
-    GraphSAGE,
-    MLPDecoder,
-    load_encoder,
-    save_encoder,
-)
-from graphlottery.tasks import LinkPrediction, NodeClassification, OGBNodeClassification
-from graphlottery.watermark import WatermarkKey, embed_watermark, verify_watermark
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "load_ogbl",
-    "init_distributed",
-    "LinkPrediction",
-    "MLPDecoder",
-    "MiniBatchUGS",
-    "DistributedUGS",
-    "EdgeScorer",
-    "context_features",
-    "principal_components",
-    "JOAO",
-    "AttrMask",
-    "EdgePerturb",
-    "GINEncoder",
-    "GraphCLConfig",
-    "NodeDrop",
-    "RandomChoice",
-    "Subgraph",
-    "load_encoder",
-    "load_tu",
-    "nt_xent",
-    "run_graphcl",
-    "save_encoder",
-    "ColdBrewConfig",
-    "ColdBrewStudent",
-    "ColdStartSplit",
-    "StructuralEmbeddingGCN",
-    "DeeperGCN",
-    "GAT",
-    "GCN",
-    "GIN",
-    "Adjacency",
-    "ConfigError",
-    "GLTConfig",
-    "GraphSAGE",
-    "MaskedGraph",
-    "NodeClassification",
-    "OGBNodeClassification",
-    "Ticket",
-    "TicketError",
-    "UGS",
-    "WatermarkKey",
-    "WeightMasks",
-    "cold_start_split",
-    "embed_watermark",
-    "feature_contribution_ratio",
-    "inference_macs",
-    "load_dataset",
-    "load_ogbn",
-    "load_planetoid",
-    "prune_lowest",
-    "run_coldbrew",
-    "run_glt",
-    "sparsity",
-    "verify_watermark",
-]
+_EXPORTS = {
+    "graphlottery.coldbrew": (
+        "ColdBrewConfig", "ColdBrewStudent", "ColdStartSplit", "StructuralEmbeddingGCN", "cold_start_split",
+        "feature_contribution_ratio", "run_coldbrew",
+    ),
+    "graphlottery.config": (
+        "ConfigError", "GLTConfig",
+    ),
+    "graphlottery.contrastive": (
+        "JOAO", "AttrMask", "EdgePerturb", "GraphCLConfig", "NodeDrop", "RandomChoice", "Subgraph", "nt_xent",
+        "run_graphcl",
+    ),
+    "graphlottery.data": (
+        "load_dataset", "load_ogbl", "load_ogbn", "load_planetoid", "load_tu",
+    ),
+    "graphlottery.edge_mask": (
+        "EdgeMask", "EdgeMaskError", "edge_mask",
+    ),
+    "graphlottery.graph": (
+        "MaskedGraph",
+    ),
+    "graphlottery.lottery": (
+        "UGS", "DistributedUGS", "MiniBatchUGS", "Ticket", "TicketError", "init_distributed", "run_glt",
+    ),
+    "graphlottery.masks": (
+        "EdgeScorer", "WeightMasks", "context_features", "inference_macs", "principal_components",
+        "prune_lowest", "sparsity",
+    ),
+    "graphlottery.nn": (
+        "GAT", "GCN", "GIN", "Adjacency", "DeeperGCN", "GINEncoder", "GraphSAGE", "MLPDecoder", "load_encoder",
+        "save_encoder",
+    ),
+    "graphlottery.tasks": (
+        "LinkPrediction", "NodeClassification", "OGBNodeClassification",
+    ),
+    "graphlottery.watermark": (
+        "WatermarkKey", "embed_watermark", "verify_watermark",
+    ),
+}
+_MODULE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_MODULE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -111,6 +111,11 @@ class EdgeMask:
         if not self.layers:
             raise EdgeMaskError(f"{type(model).__name__} has no MessagePassing layer for an edge mask to reach")
         self.families = {name: "native" if getattr(m, NATIVE, False) else family(m) for name, m in self.layers}
+        self.signatures = {name: inspect.signature(m.forward) for name, m in self.layers}
+        for name, layer in self.layers:
+            if "edge_index" not in self.signatures[name].parameters:
+                raise EdgeMaskError(f"layer {name!r} ({type(layer).__name__}): its forward takes no edge_index "
+                                    "argument for the mask to follow")
         self.fingerprint = fingerprint
         self.calls: dict[str, int] = {}
         self._checked: tuple | None = None  # the last edge_index that matched the fingerprint
@@ -154,7 +159,7 @@ class EdgeMask:
             _check_layer(name, layer)
         for name, layer in self.layers:
             kind = self.families[name]
-            pre = _PreHook(self, name, kind, _signature(layer))
+            pre = _PreHook(self, name, kind, self.signatures[name])
             self._handles.append(layer.register_forward_pre_hook(pre, with_kwargs=True))
             self._handles.append(layer.register_forward_hook(pre.after, always_call=True))
             if kind == "attention":
@@ -247,14 +252,6 @@ def _check_layer(name: str, layer: nn.Module) -> None:
                             "ignore later masks; build it with cached=False")
     if getattr(layer, "decomposed_layers", 1) > 1:
         raise EdgeMaskError(f"{label} has decomposed_layers > 1, whose messages skip the mask; set it to 1")
-    if getattr(layer, NATIVE, False):
-        return
-    if "edge_index" not in inspect.signature(layer.forward).parameters:
-        raise EdgeMaskError(f"{label}: its forward takes no edge_index argument for the mask to follow")
-
-
-def _signature(layer: nn.Module) -> inspect.Signature:
-    return inspect.signature(layer.forward)
 
 
 def _targets(x: Any, fallback: Tensor) -> int:
@@ -307,6 +304,8 @@ class _PreHook:
             values["edge_index"] = edge_index[:, mask]
             return bound.args, bound.kwargs
         if self.kind == "edge_weight":
+            if getattr(layer, "add_self_loops", False) is True:  # its loops are its own: never masked
+                mask = torch.where(edge_index[0] == edge_index[1], mask.new_ones(()), mask)
             weight = values.get("edge_weight")
             values["edge_weight"] = mask if weight is None else weight * mask
             return bound.args, bound.kwargs

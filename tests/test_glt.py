@@ -156,15 +156,6 @@ def test_l1_modes_move_masks_as_documented(cora):
         UGS(GCN(cora.num_features, 16, 2, 7), cora, l1="sideways")
 
 
-def test_model_that_ignores_edge_weight_is_refused(cora):
-    from torch_geometric.nn.models import GAT as PyGGAT
-
-    torch.manual_seed(0)
-    ugs = UGS(PyGGAT(cora.num_features, 8, 2, 7), cora, mask_epochs=2, retrain_epochs=2)
-    with pytest.raises(ValueError, match="ignores edge_weight"):
-        ugs.step()
-
-
 def test_early_bird_ends_the_mask_search_once_both_masks_settle(cora):
     torch.manual_seed(0)
     ugs = UGS(GCN(cora.num_features, 64, 2, 7), cora, mask_epochs=60, retrain_epochs=10, seed=0, early_bird=(5, 0.1))

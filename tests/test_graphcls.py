@@ -242,7 +242,8 @@ def test_graph_mask_option_is_checked():
     with pytest.raises(ValueError, match=r"must be \[2708, F\], got \(5, 1433\)"):
         UGS(GCN(cora.num_features, 8, 2, 7), cora, edge_scorer=scorer, scorer_features=torch.zeros(5, 1433))
     with pytest.raises(ValueError, match="NaN or inf"):
-        UGS(GCN(cora.num_features, 8, 2, 7), cora, edge_scorer=scorer, scorer_features=torch.full((2708, 3), float("nan")))
+        UGS(GCN(cora.num_features, 8, 2, 7), cora, edge_scorer=scorer,
+            scorer_features=torch.full((2708, 3), float("nan")))
     with pytest.raises(ValueError, match="pass edge_scorer too"):
         UGS(GCN(cora.num_features, 8, 2, 7), cora, scorer_features=cora.x)
     with pytest.raises(ConfigError, match="scorer_hops"):

@@ -151,7 +151,8 @@ class MiniBatchUGS(UGS):
         self.model.eval()
         empty = torch.zeros(2, 0, dtype=torch.long, device=self.device)
         first = gather_rows(self.x, torch.zeros(1, dtype=torch.long, device=self.device))
-        out = self.model(first, Adjacency(empty, 1, check=False) if self.native else empty, None)
+        out = self._call(first, Adjacency(empty, 1, check=False) if self.native else empty, None,
+                         empty[0], torch.zeros(1, dtype=torch.long, device=self.device))
         self.model.train(was_training)
         return int(out.size(-1))
 
@@ -189,7 +190,8 @@ class MiniBatchUGS(UGS):
         of the sampled graph, default ``graph.edge_unit``)."""
         graph_input = Adjacency(sub.edge_index, sub.n_id.numel(), check=False) if self.native else sub.edge_index
         units = self.graph.edge_unit if units is None else units
-        out = self.model(gather_rows(self.x, sub.n_id), graph_input, self._edge_weight(units[sub.e_id]))
+        out = self._call(gather_rows(self.x, sub.n_id), graph_input, self._edge_weight(units[sub.e_id]), sub.e_id,
+                         sub.n_id)
         return out[: sub.batch_size]
 
     def batches(self) -> Iterator[tuple[Tensor, int]]:

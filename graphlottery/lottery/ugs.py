@@ -23,6 +23,7 @@ over processes. Pruning, the L1 sub-gradients, rewinding and tickets are shared.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import time
 from collections.abc import Iterator, Sequence
@@ -31,8 +32,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
+from torch_geometric.utils import subgraph
 from tqdm.auto import trange
 
+from graphlottery.edge_mask import EdgeMask, EdgeMaskError
 from graphlottery.graph import MaskedGraph
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.masks import (
@@ -48,7 +51,7 @@ from graphlottery.masks import (
 )
 from graphlottery.masks.scorer import dense_float
 from graphlottery.nn.base import MessagePassingStack
-from graphlottery.sparse import Adjacency, sparse_features
+from graphlottery.sparse import Adjacency, gather_rows, sparse_features
 from graphlottery.tasks import NodeClassification
 
 SPARSE_FEATURES_BELOW = 0.25  # density under which features are stored as sparse CSR
@@ -96,8 +99,14 @@ class UGS:
     """Graph lottery ticket search on one graph with one model, full batch.
 
     Args:
-        model: a GNN called as ``model(x, edge_index, edge_weight)``; the library's models
-            also accept an :class:`~graphlottery.sparse.Adjacency` in place of ``edge_index``.
+        model: any GNN called as ``model(x, edge_index)`` whose message passing is PyG
+            ``MessagePassing`` layers or this library's models (which also take an
+            :class:`~graphlottery.sparse.Adjacency` in place of ``edge_index``). The edge mask
+            reaches every layer through :class:`~graphlottery.edge_mask.EdgeMask`, never through
+            an argument; what ``data`` carries is passed by name when ``forward`` takes it
+            (``edge_weight``, which the mask multiplies, and ``edge_attr``, both sliced to the edges a
+            phase propagates over, and ``batch``). Built, UGS runs one forward and backward on a
+            piece of the graph and refuses a model a soft mask cannot reach in every layer.
         data: the graph (``x``, ``edge_index`` and whatever ``task`` needs).
         task: loss and metric; default :class:`~graphlottery.tasks.NodeClassification`.
         directed: prune each direction of an undirected edge on its own (original UGS).
@@ -178,6 +187,19 @@ class UGS:
         self.masks = WeightMasks(model, _masked_weights(model, dense_layers)).to(self.device).attach()
         self.task = (task if task is not None else NodeClassification(data)).to(self.device)
         self.native = isinstance(model, MessagePassingStack)
+        try:  # shows every message-passing layer the mask (see _call)
+            self.hooks: EdgeMask | None = EdgeMask(model)
+        except EdgeMaskError:
+            if prune_graph > 0:
+                raise
+            self.hooks = None  # e.g. an MLP whose weights alone are pruned
+        params = inspect.signature(model.forward).parameters
+        self._edge_data = {k: data[k].to(self.device) for k in ("edge_weight", "edge_attr")
+                           if k in params and isinstance(data.get(k), Tensor)}
+        if self._edge_data and getattr(self.task, "test_input", None) is not None:
+            raise ValueError(f"the task adds test edges to message passing, which have no {sorted(self._edge_data)}")
+        self._node_data = {k: data[k].to(self.device) for k in ("batch",)
+                           if k in params and isinstance(data.get(k), Tensor)}
         self.x = prepare_features(data.x.to(self.device), self.native, self.full_batch_features)
         self.lr, self.weight_decay, self.s1, self.s2 = lr, weight_decay, s1, s2
         self.mask_epochs, self.retrain_epochs = mask_epochs, retrain_epochs
@@ -210,9 +232,56 @@ class UGS:
         elif scorer_features is not None:
             raise ValueError("scorer_features are what an edge_scorer reads; pass edge_scorer too")
         self.seed, self.progress = seed, progress
+        if prune_graph > 0:
+            self._check_edge_mask()
         self.rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.round = 0
         self.search_result: dict[str, float] = {}  # best validation score and epoch of the last search
+        self._kept: Tensor | None = None  # boolean [E]: the columns of the graph a phase propagates over
+
+    # --- calling the model -----------------------------------------------------------------
+    def _call(self, x: Tensor, graph_input: Tensor | Adjacency, mask: Tensor | None,
+              columns: Tensor | None = None, nodes: Tensor | None = None) -> Tensor:
+        """``model(x, graph_input, **data)`` with ``mask`` (``[E']``, or ``None``: the edges are
+        kept) on every message-passing layer; ``columns`` (indices or a boolean mask over
+        ``data.edge_index``) and ``nodes`` select the edge and node data of the graph passed."""
+        extras = {k: v if columns is None else v[columns] for k, v in self._edge_data.items()}
+        extras.update({k: v if nodes is None else v[nodes] for k, v in self._node_data.items()})
+        if mask is None or self.hooks is None:
+            return self.model(x, graph_input, **extras)
+        with self.hooks.set(mask):
+            return self.model(x, graph_input, **extras)
+
+    def _check_edge_mask(self) -> None:
+        """One forward and backward with a soft mask on the subgraph induced by the endpoints of
+        the first 1000 edges: every message-passing layer must see the mask, and the output must
+        depend on it. Raises :class:`~graphlottery.edge_mask.EdgeMaskError` naming the layer."""
+        edge_index = self.graph.data.edge_index
+        if edge_index.size(1) == 0 or self.edge_scorer is not None:
+            return
+        nodes = edge_index[:, :1000].reshape(-1).unique()
+        columns = subgraph(nodes, edge_index, num_nodes=self.graph.num_nodes, return_edge_mask=True)[2]
+        sub = relabel(edge_index[:, columns], nodes, self.graph.num_nodes)
+        mask = torch.ones(sub.size(1), device=self.device, requires_grad=True)
+        was_training = self.model.training
+        self.model.eval()  # no running statistics move
+        self.hooks.calls.clear()
+        try:
+            graph_input = Adjacency(sub, nodes.numel()) if self.native else sub
+            out = self._call(gather_rows(self.x, nodes), graph_input, mask, columns, nodes)
+            out.float().sum().backward()
+        finally:
+            self.model.train(was_training)
+            self.model.zero_grad(set_to_none=True)
+        unreached = [name for name, _ in self.hooks.layers if not self.hooks.calls.get(name)]
+        if unreached:
+            raise EdgeMaskError(f"layer {unreached[0]!r} of {type(self.model).__name__} is never called with the "
+                                "edge_index the model gets, so the edge mask cannot reach it; call every "
+                                "message-passing layer on that edge_index, or prune_graph=0")
+        if mask.grad is None or not bool(mask.grad.ne(0).any()):
+            raise EdgeMaskError(f"the output of {type(self.model).__name__} does not depend on the edge mask (its "
+                                "forward detaches or drops the messages), so the graph mask cannot be learnt; "
+                                "or prune_graph=0")
 
     # --- helpers --------------------------------------------------------------------------
     def _graph_input(self, edge_index: Tensor) -> Tensor | Adjacency:
@@ -245,6 +314,7 @@ class UGS:
         """What a phase's epochs run on: the model's input for the kept edges, their unit ids,
         and the input for scoring test pairs when the task adds edges there (else ``None``)."""
         edge_index, units = self.graph.kept_edges()
+        self._kept = self.graph.edge_mask() if self._edge_data else None  # the columns edge data follow
         extra = getattr(self.task, "test_input", None)
         test_input = None if extra is None else self._graph_input(torch.cat([edge_index, extra], 1))
         return self._graph_input(edge_index), units, test_input
@@ -252,7 +322,7 @@ class UGS:
     def _losses(self, view: Any) -> Iterator[Tensor]:
         """The losses of one epoch's optimisation steps, in order (full batch: one)."""
         graph_input, units, _ = view
-        yield self.task.loss(self.model(self.x, graph_input, self._edge_weight(units)))
+        yield self.task.loss(self._call(self.x, graph_input, self._edge_weight(units), self._kept))
 
     def _reduce_gradients(self, params: list[Tensor]) -> None:
         """Combine the gradients of ``params`` across processes (one process: nothing to do)."""
@@ -264,12 +334,12 @@ class UGS:
         self.model.eval()
         with torch.no_grad():
             weight = self._edge_weight(units)
-            out = self.model(self.x, graph_input, weight)
+            out = self._call(self.x, graph_input, weight, self._kept)
             if test_input is None:
                 return self.task.evaluate(out)
             if weight is not None:
                 weight = torch.cat([weight, weight.new_ones(self.task.test_input.size(1))])
-            return self.task.evaluate(out, self.model(self.x, test_input, weight))
+            return self.task.evaluate(out, self._call(self.x, test_input, weight))
 
     def _fit_epoch(self, optimizer: torch.optim.Optimizer, view: Any,
                    scores: tuple[Tensor, list[Tensor]] | None = None, check: bool = False,
@@ -312,9 +382,8 @@ class UGS:
             learnt = edge_score.grad is not None
         if edge_score.numel() and not learnt:
             raise ValueError(
-                f"{type(self.model).__name__} ignores edge_weight, so the graph mask cannot be learnt; use a "
-                "model whose layers weight messages by edge_weight (this library's GCN/GIN/GAT/GraphSAGE, "
-                "or PyG's GCNConv/GraphConv), or prune_graph=0"
+                f"the graph mask of {type(self.model).__name__} gets no gradient (its output does not depend on "
+                "the edge mask), so it cannot be learnt; or prune_graph=0"
             )
         unused = [n for n, s in zip(self.masks.names, weight_scores) if s.grad is None]
         if unused:
@@ -480,6 +549,7 @@ class UGS:
     def inference_ms(self, repeats: int = 5) -> float:
         """Median wall time of one inference on the compacted graph, in milliseconds."""
         graph_input = self._graph_input(self.graph.kept_edges()[0])
+        self._kept = self.graph.edge_mask() if self._edge_data else None
         self.model.eval()
         times = []
         with torch.no_grad():
@@ -487,7 +557,7 @@ class UGS:
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 start = time.perf_counter()
-                self.model(self.x, graph_input, None)
+                self._call(self.x, graph_input, None, self._kept)
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 times.append(time.perf_counter() - start)
@@ -505,3 +575,10 @@ class UGS:
         ticket.apply(self.model, self.masks, self.graph)
         self.rewind_state = {k: v.to(self.device) for k, v in ticket.rewind.items()}
         self.round = ticket.round
+
+
+def relabel(edge_index: Tensor, nodes: Tensor, num_nodes: int) -> Tensor:
+    """``edge_index`` between ``nodes`` (sorted, unique) renumbered ``0 .. len(nodes) - 1``."""
+    position = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
+    position[nodes] = torch.arange(nodes.numel(), device=edge_index.device)
+    return position[edge_index]
