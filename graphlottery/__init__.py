@@ -32,7 +32,7 @@ _EXPORTS = {
     "graphlottery.data": (
         "load_dataset", "load_ogbl", "load_ogbn", "load_planetoid", "load_tu",
     ),
-    "graphlottery.edge_mask": (
+    "graphlottery.edge_hooks": (
         "EdgeMask", "EdgeMaskError", "edge_mask",
     ),
     "graphlottery.graph": (
@@ -40,6 +40,8 @@ _EXPORTS = {
     ),
     "graphlottery.lottery": (
         "UGS", "DistributedUGS", "MiniBatchUGS", "Ticket", "TicketError", "init_distributed", "run_glt",
+        "ApplyTicket", "attach_ticket", "graph_keep", "l1_step", "prune_graph", "prune_weights", "rewind",
+        "rewind_point", "soft_masks",
     ),
     "graphlottery.masks": (
         "EdgeScorer", "WeightMasks", "context_features", "inference_macs", "principal_components",

@@ -18,7 +18,7 @@ from torch_geometric.nn.models import GAT, GCN, GIN, GraphSAGE
 
 import graphlottery.nn as gln
 from graphlottery import UGS, MaskedGraph
-from graphlottery.edge_mask import EdgeMask, EdgeMaskError, edge_mask, family
+from graphlottery.edge_hooks import EdgeMask, EdgeMaskError, edge_mask, family
 
 
 class TwoLayer(nn.Module):

@@ -30,7 +30,7 @@ class StructuralEmbeddingGCN(nn.Module):
         init_std: standard deviation of the embeddings' normal initialisation.
     """
 
-    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(self, gnn: GCN, num_nodes: int, se_layers: Sequence[int] = (0,), init_std: float = 0.1):
         super().__init__()

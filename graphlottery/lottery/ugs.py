@@ -35,8 +35,9 @@ from torch_geometric.data import Data
 from torch_geometric.utils import subgraph
 from tqdm.auto import trange
 
-from graphlottery.edge_mask import EdgeMask, EdgeMaskError
+from graphlottery.edge_hooks import EdgeMask, EdgeMaskError
 from graphlottery.graph import MaskedGraph
+from graphlottery.lottery import pieces
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.masks import (
     EarlyBird,
@@ -44,7 +45,6 @@ from graphlottery.masks import (
     inference_macs,
     maskable_weights,
     prune_lowest,
-    prune_lowest_grouped,
     prune_lowest_layerwise,
     random_scores,
     unit_endpoints,
@@ -102,7 +102,7 @@ class UGS:
         model: any GNN called as ``model(x, edge_index)`` whose message passing is PyG
             ``MessagePassing`` layers or this library's models (which also take an
             :class:`~graphlottery.sparse.Adjacency` in place of ``edge_index``). The edge mask
-            reaches every layer through :class:`~graphlottery.edge_mask.EdgeMask`, never through
+            reaches every layer through :class:`~graphlottery.edge_hooks.EdgeMask`, never through
             an argument; what ``data`` carries is passed by name when ``forward`` takes it
             (``edge_weight``, which the mask multiplies, and ``edge_attr``, both sliced to the edges a
             phase propagates over, and ``batch``). Built, UGS runs one forward and backward on a
@@ -234,7 +234,7 @@ class UGS:
         self.seed, self.progress = seed, progress
         if prune_graph > 0:
             self._check_edge_mask()
-        self.rewind_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.rewind_state = pieces.rewind_point(model)
         self.round = 0
         self.search_result: dict[str, float] = {}  # best validation score and epoch of the last search
         self._kept: Tensor | None = None  # boolean [E]: the columns of the graph a phase propagates over
@@ -255,7 +255,7 @@ class UGS:
     def _check_edge_mask(self) -> None:
         """One forward and backward with a soft mask on the subgraph induced by the endpoints of
         the first 1000 edges: every message-passing layer must see the mask, and the output must
-        depend on it. Raises :class:`~graphlottery.edge_mask.EdgeMaskError` naming the layer."""
+        depend on it. Raises :class:`~graphlottery.edge_hooks.EdgeMaskError` naming the layer."""
         edge_index = self.graph.data.edge_index
         if edge_index.size(1) == 0 or self.edge_scorer is not None:
             return
@@ -357,23 +357,16 @@ class UGS:
                 check = False
             self._reduce_gradients(params)
             graph_l1 = self.edge_scorer is None  # a scorer's scores take no L1 step (clarity: no grad anyway)
-            if scores is not None and self.l1 == "coupled":
+            lr = None if self.l1 == "coupled" else self.lr  # coupled: on the gradients, before the step
+            if scores is not None and lr is None:
                 if graph_l1:
-                    self._l1_step([scores[0].grad], [scores[0]], self.s1)
-                self._l1_step([s.grad for s in scores[1]], scores[1], self.s2)
+                    pieces.l1_step(scores[0], self.s1)
+                pieces.l1_step(scores[1], self.s2)
             optimizer.step()
-            if scores is not None and self.l1 == "decoupled":
+            if scores is not None and lr is not None:
                 if graph_l1:
-                    self._l1_step([scores[0]], [scores[0]], -self.lr * self.s1)
-                self._l1_step(scores[1], scores[1], -self.lr * self.s2)
-
-    @staticmethod
-    @torch.no_grad()
-    def _l1_step(targets: list[Tensor | None], scores: list[Tensor], alpha: float) -> None:
-        """``target += alpha * sign(score)`` for each pair (a gradient, or the scores themselves)."""
-        pairs = [(t, s) for t, s in zip(targets, scores) if t is not None]
-        if pairs:
-            torch._foreach_add_([t for t, _ in pairs], torch._foreach_sign([s for _, s in pairs]), alpha=alpha)
+                    pieces.l1_step(scores[0], self.s1, lr)
+                pieces.l1_step(scores[1], self.s2, lr)
 
     def _check_mask_gradients(self, edge_score: Tensor, weight_scores: list[Tensor]) -> None:
         if self.edge_scorer is not None:
@@ -394,10 +387,9 @@ class UGS:
         """Reseed, rewind, draw the soft graph and weight masks and build Adam over weights and
         masks: the state a mask search starts from (its first epoch: :meth:`search_masks`)."""
         self._seed(1)
-        self.model.load_state_dict(self.rewind_state)
+        pieces.rewind(self.model, self.rewind_state)
         generator = torch.Generator().manual_seed(derived_seed(self.seed, self.round, 2))
-        edge_score = self.graph.make_soft(self.mask_noise, generator)
-        weight_scores = self.masks.make_soft(self.mask_noise, generator).score_list()
+        edge_score, *weight_scores = pieces.soft_masks(self.graph, self.masks, self.mask_noise, generator)
         graph_params = [edge_score]
         if self.edge_scorer is not None:  # trained instead of the free scores, which mirror it
             self.edge_scorer.reset_parameters()
@@ -455,32 +447,24 @@ class UGS:
             raise ValueError("edge_groups gives the two directions of an edge different groups")
         return groups
 
-    def _prune_graph(self, edge_score: Tensor) -> Tensor:
-        """The graph keep mask after pruning ``prune_graph`` of the remaining edges by score."""
-        if self.unit_groups is None:
-            return prune_lowest([edge_score], [self.graph.keep], self.prune_graph)[0]
-        return prune_lowest_grouped(edge_score, self.graph.keep, self.unit_groups, self.prune_graph)
-
     def _would_keep(self, edge_score: Tensor, weight_scores: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
         """The graph and weight masks that pruning with these scores would give now, over the
         entries still kept (so only this round's choice is compared)."""
         keep = [m for _, m in self.masks.items()]
-        graph = self._prune_graph(edge_score)[self.graph.keep]
+        graph = pieces.graph_keep(self.graph, self.prune_graph, edge_score, self.unit_groups)[self.graph.keep]
         weights = prune_lowest(weight_scores, keep, self.prune_weight)
         return [graph], [w[k] for w, k in zip(weights, keep)]
 
     def prune(self, edge_scores: Tensor, weight_scores: list[Tensor], layerwise: bool = False) -> None:
         """Prune ``prune_graph`` of the remaining edges and ``prune_weight`` of the remaining weights."""
-        self.graph.set_keep(self._prune_graph(edge_scores))
-        rule = prune_lowest_layerwise if layerwise else prune_lowest
-        hard = [m for _, m in self.masks.items()]
-        self.masks.set_hard(dict(zip(self.masks.names, rule(weight_scores, hard, self.prune_weight))))
+        pieces.prune_graph(self.graph, self.prune_graph, edge_scores, self.unit_groups)
+        pieces.prune_weights(self.masks, self.prune_weight, weight_scores, layerwise)
 
     def retrain(self, phase: int = 3) -> dict[str, float]:
         """Rewind and train with the masks fixed on the compacted graph; return val/test at
         the best-validation epoch."""
         self._seed(phase)
-        self.model.load_state_dict(self.rewind_state)
+        pieces.rewind(self.model, self.rewind_state)
         view = self._view()
         optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best = {"val": -1.0, "test": 0.0, "epoch": 0}

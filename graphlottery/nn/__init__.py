@@ -6,6 +6,7 @@ from graphlottery.nn.deepergcn import DeeperGCN, GENConv
 from graphlottery.nn.gat import GAT, GATConv
 from graphlottery.nn.gcn import GCN, GCNConv, GCNNorm, gcn_propagate
 from graphlottery.nn.gin import GIN, GINClassifier, GINConv, GINEncoder
+from graphlottery.nn.pyg import PYG_MODELS, pyg_model
 from graphlottery.nn.sage import GraphSAGE, SAGEConv
 from graphlottery.sparse import Adjacency
 
@@ -28,9 +29,11 @@ __all__ = [
     "MLPDecoder",
     "MODELS",
     "MessagePassingStack",
+    "PYG_MODELS",
     "SAGEConv",
     "feature_dropout",
     "gcn_propagate",
+    "pyg_model",
     "load_encoder",
     "read_encoder",
     "save_encoder",

@@ -64,7 +64,7 @@ class MessagePassingStack(nn.Module):
     which MACs accounting uses.
     """
 
-    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(
         self,

@@ -37,7 +37,7 @@ class GENConv(nn.Module):
     Memory is O(E * C): one message per edge and channel, never an N x N matrix.
     """
 
-    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(
         self,

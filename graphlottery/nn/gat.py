@@ -34,7 +34,7 @@ class GATConv(nn.Module):
     :meth:`~graphlottery.sparse.Adjacency.multi_head`.
     """
 
-    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(
         self,

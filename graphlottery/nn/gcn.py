@@ -76,7 +76,7 @@ class GCNConv(nn.Module):
     the sparse product always runs at the smaller width.
     """
 
-    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
         super().__init__()

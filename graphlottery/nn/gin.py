@@ -17,7 +17,7 @@ class GINConv(nn.Module):
     features be multiplied once. ``[N, in] -> [N, out]``.
     """
 
-    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(self, in_channels: int, out_channels: int, aggr: str = "sum", train_eps: bool = True):
         super().__init__()
@@ -70,7 +70,7 @@ class GINEncoder(nn.Module):
     The MLP's first Linear is the :class:`GINConv`'s own (applied before aggregating).
     """
 
-    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(self, in_channels: int, hidden_channels: int = 32, num_layers: int = 3, pool: str = "sum"):
         super().__init__()

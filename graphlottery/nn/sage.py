@@ -14,7 +14,7 @@ class SAGEConv(nn.Module):
     Pruned edges (:math:`m = 0`) leave both the sum and the neighbour count. ``[N, in] -> [N, out]``.
     """
 
-    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_mask)
+    takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
