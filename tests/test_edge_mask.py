@@ -231,3 +231,22 @@ def test_one_short_round_with_each_model(cora, name):
     assert record["weight_sparsity"] == pytest.approx(0.2, abs=1e-3)
     # seeds 0-2 scored 0.51-0.80 (GENConv, seeds 0-3: 0.44-0.53); the majority class is 0.32
     assert record["test"] > (0.35 if name == "GENConv" else 0.42)
+
+
+@pytest.mark.parametrize("make", [lambda f: gln.GCN(f, 16, 2, 7), lambda f: gln.GAT(f, 4, 2, 7, heads=2)])
+def test_pyg_explainer_explains_this_librarys_models(cora, make):
+    from torch_geometric.explain import Explainer, GNNExplainer
+
+    torch.manual_seed(0)
+    model = make(cora.num_features).eval()
+    explainer = Explainer(model, GNNExplainer(epochs=10), explanation_type="model", edge_mask_type="object",
+                          model_config={"mode": "multiclass_classification", "task_level": "node",
+                                        "return_type": "raw"})
+    mask = explainer(cora.x, cora.edge_index, index=10).edge_mask
+    hops = torch.zeros(cora.num_nodes, dtype=torch.bool)
+    hops[10] = True
+    for _ in range(2):  # the edges into node 10's 2-hop neighbourhood are the ones that can matter
+        hops = hops | torch.zeros_like(hops).index_fill_(0, cora.edge_index[0][hops[cora.edge_index[1]]], True)
+    reach = hops[cora.edge_index[1]]
+    assert mask.shape == (cora.num_edges,) and int((mask > 0).sum()) > 0
+    assert bool((mask[~reach] == 0).all())

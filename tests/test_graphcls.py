@@ -112,7 +112,7 @@ def test_inductive_graph_mask_ranks_unseen_graphs_by_a_shared_rule():
     With context features, edges of one kind of atom pair but different neighbourhoods are told
     apart. Ties are broken at random, not by edge id, and pruning takes exactly 5% of each
     graph's edges."""
-    from graphlottery import GIN, UGS, EdgeScorer, context_features
+    from graphlottery import GIN, UGS, EdgeScorer, context_features, graph_keep
     from graphlottery.masks import unit_endpoints
 
     union = graph_union(load_tu("MUTAG"))
@@ -145,11 +145,11 @@ def test_inductive_graph_mask_ranks_unseen_graphs_by_a_shared_rule():
         assert spread(rule, features, pairs) < 1e-5 and bool((edge_score > 0).all())
         assert float(rule.max() - rule.min()) > 1e-2  # it learnt a ranking
         assert (spread(rule, union.x, pairs) > 1e-2) == (mode == "context")  # neighbourhoods tell edges apart
-        keep = ugs._prune_graph(edge_score)
+        keep = graph_keep(ugs.graph, ugs.prune_graph, edge_score, ugs.unit_groups)
         pruned = torch.zeros(union.y.numel()).index_add_(0, ugs.unit_groups, (~keep).float())
         sizes = torch.bincount(ugs.unit_groups, minlength=union.y.numel())
         assert float((pruned - 0.05 * sizes).abs().max()) < 1 and pruned.sum() == round(0.05 * keep.numel())
-        assert not torch.equal(keep, ugs._prune_graph(rule))  # ties by id would prune other edges
+        assert not torch.equal(keep, graph_keep(ugs.graph, ugs.prune_graph, rule, ugs.unit_groups))  # ties by id differ
         ugs.prune(edge_score, [m.float() for _, m in ugs.masks.items()])
         ugs.round = 2
         ugs.start_search()

@@ -107,7 +107,7 @@ def test_sage_mean_over_kept_neighbours():
 @pytest.mark.parametrize("model_cls", [GCN, GIN, GAT, GraphSAGE])
 def test_zero_mask_equals_compacted_graph_and_sparse_features_equal_dense(model_cls, device):
     torch.manual_seed(0)
-    model = model_cls(6, 8, 3).eval().to(device)
+    model = model_cls(6, 8, 2, 3).eval().to(device)
     x = (torch.rand(N, 6) < 0.4).float().to(device)
     edges = EDGES.to(device)
     mask = torch.tensor([1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], device=device)

@@ -85,12 +85,29 @@ class MessagePassingStack(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor | Adjacency, edge_weight: Tensor | None = None) -> Tensor:
         adj = as_adjacency(edge_index, x.size(0))
+        if not isinstance(edge_weight, tuple):  # a GCN passes its normalisation, explained already
+            edge_weight = explained_weight(self.convs, edge_weight, adj.num_edges)
         x = feature_dropout(x, self.input_dropout, self.training)
         for i, conv in enumerate(self.convs):
             x = conv(x, adj, edge_weight)
             if i < len(self.convs) - 1:
                 x = dropout(self.act(x), self.dropout, self.training)
         return x
+
+
+def explained_weight(layers: nn.ModuleList, edge_weight: Tensor | None, num_edges: int) -> Tensor | None:
+    """``edge_weight`` times the edge mask PyG's ``Explainer`` set on ``layers`` (one value per
+    ``edge_index`` column, sigmoid-ed if the explainer asks), so an explanation of this library's
+    models learns through the same edge semantics as UGS's masks; ``edge_weight`` when no
+    explainer is active."""
+    layer = layers[0]
+    mask = getattr(layer, "_edge_mask", None)
+    if not getattr(layer, "explain", False) or mask is None:
+        return edge_weight
+    if mask.numel() != num_edges:
+        raise ValueError(f"the explainer's edge mask has {mask.numel()} values for {num_edges} edges")
+    mask = mask.sigmoid() if layer._apply_sigmoid else mask
+    return mask if edge_weight is None else edge_weight * mask
 
 
 def sorted_weight(adj: Adjacency, edge_weight: Tensor | None, like: Tensor) -> Tensor:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
 
-from graphlottery.nn.base import Linear, MessagePassingStack, dropout
+from graphlottery.nn.base import Linear, MessagePassingStack, dropout, explained_weight
 from graphlottery.sparse import Adjacency, as_adjacency
 
 NORMS = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
@@ -19,7 +20,7 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     return NORMS[kind](channels)
 
 
-class GENConv(nn.Module):
+class GENConv(MessagePassing):
     """Generalised graph convolution with a softmax aggregation, ``[N, C] -> [N, out]``.
 
     Over each node's incoming edges and its own self-loop (always kept, never masked):
@@ -49,7 +50,7 @@ class GENConv(nn.Module):
         norm: str = "batch",
         eps: float = 1e-7,
     ):
-        super().__init__()
+        super().__init__(aggr=None)  # a MessagePassing for PyG's Explainer; propagation is its own
         if mlp_layers not in (1, 2):
             raise ValueError(f"mlp_layers must be 1 or 2, got {mlp_layers}")
         beta = torch.tensor(float(temperature))
@@ -177,6 +178,7 @@ class DeeperGCN(MessagePassingStack):
 
     def forward(self, x: Tensor, edge_index: Tensor | Adjacency, edge_weight: Tensor | None = None) -> Tensor:
         adj = as_adjacency(edge_index, x.size(0))
+        edge_weight = explained_weight(self.convs, edge_weight, adj.num_edges)
         h = self.convs[0](self.encoder(x), adj, edge_weight)
         for conv, norm in zip(self.convs[1:], self.norms):
             h = h + conv(dropout(F.relu(norm(h)), self.dropout, self.training), adj, edge_weight)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
 
 from graphlottery.nn.base import MessagePassingStack, dropout, glorot_linear, sorted_weight
 from graphlottery.sparse import Adjacency, as_adjacency
@@ -26,7 +27,7 @@ def masked_attention(adj: Adjacency, logits: Tensor, mask: Tensor) -> Tensor:
     return p / adj.sum_by_target(p)[adj.dst]
 
 
-class GATConv(nn.Module):
+class GATConv(MessagePassing):
     """Multi-head graph attention, ``[N, in] -> [N, heads * out]`` (concat) or ``[N, out]`` (mean).
 
     Self-loops are always present and unmasked; attention dropout is applied to the
@@ -45,7 +46,7 @@ class GATConv(nn.Module):
         negative_slope: float = 0.2,
         attention_dropout: float = 0.0,
     ):
-        super().__init__()
+        super().__init__(aggr=None)  # a MessagePassing for PyG's Explainer; propagation is its own
         self.heads, self.out_channels, self.concat = heads, out_channels, concat
         self.negative_slope, self.attention_dropout = negative_slope, attention_dropout
         self.lin = glorot_linear(in_channels, heads * out_channels)

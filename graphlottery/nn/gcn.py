@@ -5,8 +5,9 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
 
-from graphlottery.nn.base import MessagePassingStack, glorot_linear
+from graphlottery.nn.base import MessagePassingStack, explained_weight, glorot_linear
 from graphlottery.sparse import Adjacency, as_adjacency
 
 
@@ -68,7 +69,7 @@ def gcn_propagate(adj: Adjacency, x: Tensor, edge_weight: Tensor | None = None) 
     return norm.loops.matmul(norm.weight, x)
 
 
-class GCNConv(nn.Module):
+class GCNConv(MessagePassing):
     """:math:`x' = \\hat A x W^\\top + b` (``[N, in] -> [N, out]``); ``x`` may be sparse CSR.
 
     ``edge_weight`` is the edge mask (``[E]``) or a precomputed :class:`GCNNorm`. Dense inputs
@@ -79,7 +80,7 @@ class GCNConv(nn.Module):
     takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
-        super().__init__()
+        super().__init__(aggr=None)  # a MessagePassing for PyG's Explainer; propagation is its own
         self.lin = glorot_linear(in_channels, out_channels)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.propagation_width = out_channels
@@ -115,4 +116,5 @@ class GCN(MessagePassingStack):
     def forward(self, x: Tensor, edge_index: Tensor | Adjacency, edge_weight: Tensor | None = None) -> Tensor:
         adj = as_adjacency(edge_index, x.size(0))
         like = x if x.layout == torch.strided else x.values()
+        edge_weight = explained_weight(self.convs, edge_weight, adj.num_edges)
         return super().forward(x, adj, GCNNorm.of(adj, edge_weight, like))

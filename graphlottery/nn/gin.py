@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
 
-from graphlottery.nn.base import MessagePassingStack, glorot_linear, sorted_weight
+from graphlottery.nn.base import MessagePassingStack, explained_weight, glorot_linear, sorted_weight
 from graphlottery.sparse import Adjacency, as_adjacency
 
 
-class GINConv(nn.Module):
+class GINConv(MessagePassing):
     """:math:`x'_i = W\\big((1+\\epsilon) x_i + \\mathrm{AGG}_{j \\to i}\\, m_{ji} x_j\\big) + b`.
 
     ``AGG`` is a sum (default), or a mean whose denominator counts only kept edges
@@ -20,7 +21,7 @@ class GINConv(nn.Module):
     takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(self, in_channels: int, out_channels: int, aggr: str = "sum", train_eps: bool = True):
-        super().__init__()
+        super().__init__(aggr=None)  # a MessagePassing for PyG's Explainer; propagation is its own
         if aggr not in ("sum", "mean"):
             raise ValueError(f"GINConv aggr must be 'sum' or 'mean', got {aggr!r}")
         self.aggr = aggr
@@ -92,6 +93,7 @@ class GINEncoder(nn.Module):
     def node_embeddings(self, x: Tensor, edge_index: Tensor | Adjacency, edge_weight: Tensor | None = None) -> Tensor:
         """Every layer's node embeddings, concatenated: ``[N, out_channels]``."""
         adj = as_adjacency(edge_index, x.size(0))
+        edge_weight = explained_weight(self.convs, edge_weight, adj.num_edges)
         layers = []
         for conv, lin, norm in zip(self.convs, self.lins, self.norms):
             x = norm(torch.relu(lin(torch.relu(conv(x, adj, edge_weight)))))

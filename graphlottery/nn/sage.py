@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
 
 from graphlottery.nn.base import MessagePassingStack, glorot_linear, sorted_weight
 from graphlottery.sparse import Adjacency, as_adjacency
 
 
-class SAGEConv(nn.Module):
+class SAGEConv(MessagePassing):
     """:math:`x'_i = W_1 x_i + W_2 \\frac{\\sum_{j \\to i} m_{ji} x_j}{|\\{j : m_{ji} \\neq 0\\}|} + b`.
 
     Pruned edges (:math:`m = 0`) leave both the sum and the neighbour count. ``[N, in] -> [N, out]``.
@@ -17,7 +18,7 @@ class SAGEConv(nn.Module):
     takes_edge_mask = True  # an edge mask reaches it as edge_weight (graphlottery.edge_hooks)
 
     def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
+        super().__init__(aggr=None)  # a MessagePassing for PyG's Explainer; propagation is its own
         self.lin_self = glorot_linear(in_channels, out_channels)
         self.lin_neigh = glorot_linear(in_channels, out_channels)
         self.bias = nn.Parameter(torch.zeros(out_channels))
