@@ -250,3 +250,55 @@ def test_pyg_explainer_explains_this_librarys_models(cora, make):
     reach = hops[cora.edge_index[1]]
     assert mask.shape == (cora.num_edges,) and int((mask > 0).sum()) > 0
     assert bool((mask[~reach] == 0).all())
+
+
+class WithEdgeAttr(nn.Module):
+    """A PyG-style model that reads edge features: ``forward(x, edge_index, edge_attr)``."""
+
+    def __init__(self, f: int, c: int):
+        super().__init__()
+        self.conv1 = TransformerConv(f, 8, heads=2, edge_dim=1)
+        self.conv2 = TransformerConv(16, c, edge_dim=1)
+
+    def forward(self, x, edge_index, edge_attr):
+        return self.conv2(F.relu(self.conv1(x, edge_index, edge_attr)), edge_index, edge_attr)
+
+
+def test_ugs_passes_edge_attr_sliced_to_the_kept_edges_and_multiplies_edge_weight(cora):
+    from graphlottery import MiniBatchUGS
+
+    data = cora.clone()
+    data.edge_attr = torch.rand(data.num_edges, 1, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    ugs = UGS(WithEdgeAttr(data.num_features, 7), data, mask_epochs=3, retrain_epochs=3)
+    seen = []
+    ugs.model.conv1.register_forward_pre_hook(lambda m, args: seen.append((args[1].size(1), args[2].size(0))))
+    record = ugs.step()
+    assert record["graph_sparsity"] == pytest.approx(264 / 5278)
+    kept = ugs.graph.num_kept_edges
+    assert (kept, kept) in seen and all(e == a for e, a in seen)  # edge_attr follows the compacted edges
+
+    data.edge_weight = torch.rand(data.num_edges, generator=torch.Generator().manual_seed(1)) + 0.5
+    torch.manual_seed(0)
+    ugs = UGS(GCN(data.num_features, 16, 2, 7), data, mask_epochs=2, retrain_epochs=2)
+    mask = torch.rand(data.num_edges, generator=torch.Generator().manual_seed(2))
+    ugs.model.eval()
+    with torch.no_grad():
+        out = ugs._call(data.x, data.edge_index, mask)
+        assert torch.allclose(out, ugs.model(data.x, data.edge_index, data.edge_weight * mask), atol=1e-5)
+
+    torch.manual_seed(0)
+    mini = MiniBatchUGS(GraphSAGE(data.num_features, 16, 2, 7), data, batch_size=64, num_neighbors=[5, 5],
+                        mask_epochs=2, retrain_epochs=2)
+    assert mini.step()["graph_sparsity"] == pytest.approx(264 / 5278)
+
+
+def test_config_names_a_pyg_model(tmp_path):
+    from graphlottery import GLTConfig, run_glt
+
+    config = GLTConfig.from_dict({"dataset": "Cora", "model": "pyg.GIN", "hidden": 16, "rounds": 1, "seeds": [0],
+                                  "mask_epochs": 3, "retrain_epochs": 3, "random_baseline": False})
+    results = run_glt(config, tmp_path / "run", progress=False)
+    assert results["model"] == "pyg.GIN" and results["rounds"][1]["graph_sparsity"] == pytest.approx(264 / 5278)
+    with pytest.raises(ValueError, match="model must be one of"):
+        GLTConfig.from_dict({"dataset": "Cora", "model": "pyg.Nope"})
