@@ -13,7 +13,7 @@ family                 soft semantics
 ``edge_weight``        layers whose ``forward`` takes ``edge_weight`` and sum their messages
                        (``GCNConv``, ``GraphConv``, ``ChebConv``, ...): ``edge_weight * m`` before
                        the layer's own normalisation (degrees are recomputed from it)
-``attention``          softmax attention (``GATConv``, ``GATv2Conv``, ``TransformerConv``):
+``attention``          softmax attention of ``GATConv``, ``GATv2Conv`` and ``TransformerConv``:
                        :math:`\\alpha = \\mathrm{softmax}(s + \\log m)` over each node's incoming
                        edges, computed as :math:`m\\alpha / \\sum m\\alpha`; attention dropout
                        is applied after the mask
@@ -21,7 +21,8 @@ family                 soft semantics
 ``mean``               mean aggregation (``SAGEConv``, ...): :math:`\\sum m x / \\sum m`
 ``softmax``            ``SoftmaxAggregation`` (``GENConv``): softmax weights of the messages
                        renormalised over :math:`m`, as for attention
-hard only              max, min, multi-aggregation, PNA, LSTM, ...: a soft mask is an error
+hard only              max, min, multi-aggregation, PNA, LSTM, and other attention layers
+                       (``AGNNConv``, ``SuperGATConv``, ...): a soft mask is an error
 =====================  ==========================================================================
 
 Self-loops a layer adds itself (``add_self_loops=True``) are never masked. This library's own
@@ -37,7 +38,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import MessagePassing
+from torch_geometric.nn import GATConv, GATv2Conv, MessagePassing, TransformerConv
 from torch_geometric.nn.aggr import MeanAggregation, SoftmaxAggregation, SumAggregation
 from torch_geometric.utils import is_sparse, scatter, softmax
 
@@ -54,19 +55,33 @@ def family(conv: MessagePassing) -> str:
     ``mean``, ``softmax``, or ``hard`` (hard masks only)."""
     aggr = getattr(conv, "aggr_module", None)
     summed = isinstance(aggr, SumAggregation)
-    if type(conv).__name__ == "TransformerConv" and summed:
+    if isinstance(conv, TransformerConv) and summed:
         return "transformer"
-    if "alpha" in inspect.signature(conv.message).parameters and summed:
+    if isinstance(conv, (GATConv, GATv2Conv)) and summed:
         return "attention"
-    if "edge_weight" in inspect.signature(conv.forward).parameters and summed:
-        return "edge_weight"
-    if summed:
-        return "sum"
-    if isinstance(aggr, MeanAggregation):
-        return "mean"
+    if summed and not _normalises(conv):
+        return "edge_weight" if "edge_weight" in inspect.signature(conv.forward).parameters else "sum"
     if isinstance(aggr, SoftmaxAggregation):
         return "softmax"
+    if _normalises(conv):  # attention computed where no hook can reach it (AGNNConv, SuperGATConv, ...)
+        return "hard"
+    if isinstance(aggr, MeanAggregation):
+        return "mean"
     return "hard"
+
+
+def _normalises(conv: MessagePassing) -> bool:
+    """Whether ``conv``'s class (or a base below ``MessagePassing``) calls a softmax itself, i.e. has
+    attention a hook cannot reach; without source code, assume it does."""
+    for cls in type(conv).__mro__:
+        if cls is MessagePassing:
+            return False
+        try:
+            if "softmax(" in inspect.getsource(cls):
+                return True
+        except (OSError, TypeError):
+            return True
+    return False
 
 
 def renormalise(alpha: Tensor, mask: Tensor, index: Tensor, dim_size: int) -> Tensor:

@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import (
+    AGNNConv,
     ChebConv,
     GATConv,
     GATv2Conv,
@@ -12,6 +13,7 @@ from torch_geometric.nn import (
     GINConv,
     GraphConv,
     SAGEConv,
+    SuperGATConv,
     TransformerConv,
 )
 from torch_geometric.nn.models import GAT, GCN, GIN, GraphSAGE
@@ -115,6 +117,8 @@ def test_families():
     assert family(SAGEConv(4, 4)) == "mean"
     assert family(GENConv(4, 4)) == "softmax"
     assert family(SAGEConv(4, 4, aggr="max")) == "hard"
+    assert family(AGNNConv()) == "hard"  # attention inside message: no hook reaches its softmax
+    assert family(SuperGATConv(4, 4)) == "hard"
 
 
 def test_soft_mask_multiplies_an_existing_edge_weight():
