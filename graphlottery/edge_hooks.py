@@ -153,17 +153,15 @@ class EdgeMask:
                     raise EdgeMaskError("the edge mask holds NaN or inf values")
                 hard_only = [n for n, f in self.families.items() if f == "hard"]
                 if hard_only:
-                    name = hard_only[0]
+                    layer = self._layer(hard_only[0])
+                    why = ("computes an attention softmax no hook can reach" if _normalises(layer) else
+                           f"aggregates by {type(getattr(layer, 'aggr_module', None)).__name__}")
                     raise EdgeMaskError(
-                        f"layer {name!r} ({type(self._layer(name)).__name__}, aggregation "
-                        f"{type(self._layer(name).aggr_module).__name__}) cannot take a soft edge mask exactly: "
-                        "only sum, mean, softmax and attention aggregations can; use a boolean mask there")
+                        f"layer {hard_only[0]!r} ({type(layer).__name__}) {why}, so it cannot take a soft edge "
+                        "mask exactly (sum, mean, softmax aggregation and GAT/GATv2/Transformer attention can); "
+                        "use a boolean mask")
         self.mask = mask
         return self
-
-    @property
-    def soft(self) -> bool:
-        return self.mask is not None and self.mask.dtype != torch.bool
 
     # --- hooks --------------------------------------------------------------------------
     def attach(self) -> EdgeMask:
