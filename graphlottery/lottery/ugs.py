@@ -278,7 +278,8 @@ class UGS:
             raise EdgeMaskError(f"layer {unreached[0]!r} of {type(self.model).__name__} is never called with the "
                                 "edge_index the model gets, so the edge mask cannot reach it; call every "
                                 "message-passing layer on that edge_index, or prune_graph=0")
-        if mask.grad is None or not bool(mask.grad.ne(0).any()):
+        loops = sub[0] == sub[1]  # layers that add their own self-loops ignore the mask there
+        if bool((~loops).any()) and (mask.grad is None or not bool(mask.grad[~loops].ne(0).any())):
             raise EdgeMaskError(f"the output of {type(self.model).__name__} does not depend on the edge mask (its "
                                 "forward detaches or drops the messages), so the graph mask cannot be learnt; "
                                 "or prune_graph=0")
