@@ -306,3 +306,62 @@ def test_config_names_a_pyg_model(tmp_path):
     assert results["model"] == "pyg.GIN" and results["rounds"][1]["graph_sparsity"] == pytest.approx(264 / 5278)
     with pytest.raises(ValueError, match="model must be one of"):
         GLTConfig.from_dict({"dataset": "Cora", "model": "pyg.Nope"})
+
+
+class MirrorGAT(nn.Module):
+    """This library's GAT architecture built from PyG's GATConv (input, hidden and attention dropout)."""
+
+    def __init__(self, f: int, hidden: int, c: int, heads: int):
+        super().__init__()
+        self.conv1 = GATConv(f, hidden, heads=heads, dropout=0.6)
+        self.conv2 = GATConv(hidden * heads, c, heads=1, concat=False, dropout=0.6)
+
+    def forward(self, x, edge_index):
+        x = F.dropout(x, 0.6, self.training)
+        x = F.dropout(F.elu(self.conv1(x, edge_index)), 0.6, self.training)
+        return self.conv2(x, edge_index)
+
+
+class MirrorGIN(nn.Module):
+    """This library's GIN architecture built from PyG's GINConv (one Linear per layer, trainable eps)."""
+
+    def __init__(self, f: int, hidden: int, c: int):
+        super().__init__()
+        self.conv1 = GINConv(nn.Linear(f, hidden), train_eps=True)
+        self.conv2 = GINConv(nn.Linear(hidden, c), train_eps=True)
+
+    def forward(self, x, edge_index):
+        return self.conv2(F.dropout(F.relu(self.conv1(x, edge_index)), 0.5, self.training), edge_index)
+
+
+def test_same_semantics_same_function_pyg_layers_under_hooks_and_this_librarys_kernels(cora):
+    """With the same weights and a soft mask, PyG's convs under EdgeMask compute what this
+    library's fused models compute: the semantics agree, so curves can differ only by architecture."""
+    torch.manual_seed(0)
+    mask = torch.rand(cora.num_edges, generator=torch.Generator().manual_seed(3))
+    ours, theirs = gln.GAT(cora.num_features, 8, 2, 7, heads=8).eval(), MirrorGAT(cora.num_features, 8, 7, 8).eval()
+    with torch.no_grad():
+        for mine, pyg in zip(ours.convs, (theirs.conv1, theirs.conv2)):
+            pyg.lin.weight.copy_(mine.lin.weight)
+            pyg.att_src.copy_(mine.att_src.unsqueeze(0))
+            pyg.att_dst.copy_(mine.att_dst.unsqueeze(0))
+            pyg.bias.copy_(mine.bias)
+    gin, pyg_gin = gln.GIN(cora.num_features, 16, 2, 7).eval(), MirrorGIN(cora.num_features, 16, 7).eval()
+    with torch.no_grad():
+        for mine, pyg in zip(gin.convs, (pyg_gin.conv1, pyg_gin.conv2)):
+            pyg.nn.weight.copy_(mine.lin.weight)
+            pyg.nn.bias.copy_(mine.bias)
+            pyg.eps.fill_(0.3)
+            mine.eps.fill_(0.3)
+    gcn, pyg_gcn = gln.GCN(cora.num_features, 16, 2, 7).eval(), GCN(cora.num_features, 16, 2, 7).eval()
+    with torch.no_grad():
+        for mine, pyg in zip(gcn.convs, pyg_gcn.convs):
+            pyg.lin.weight.copy_(mine.lin.weight)
+            pyg.bias.copy_(mine.bias)
+    for mine, pyg in ((ours, theirs), (gin, pyg_gin), (gcn, pyg_gcn)):
+        with torch.no_grad():
+            with edge_mask(mine, mask):
+                expected = mine(cora.x, cora.edge_index)
+            with edge_mask(pyg, mask):
+                got = pyg(cora.x, cora.edge_index)
+        torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
