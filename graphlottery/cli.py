@@ -149,11 +149,11 @@ def _add_watermark(sub) -> None:
     embed.add_argument("--layers", nargs="+", help="weights to write into (default: every mask large enough)")
     embed.add_argument("--graph-pairs", type=int, default=256, help="edge pairs in the graph mask")
     embed.add_argument("--weights-only", action="store_true", help="leave the graph mask alone")
-    embed.add_argument("--alpha", type=float, default=1e-6, help="false-positive rate of a verification")
     verify = actions.add_parser("verify", help="look for a key's signature in a suspect ticket file")
     verify.add_argument("suspect", help="the suspect's ticket file, or a saved state_dict / dict of masks")
     verify.add_argument("--key", required=True, help="the owner's secret key")
-    verify.add_argument("--alpha", type=float, help="false-positive rate (default: the key's)")
+    verify.add_argument("--alpha", type=float, default=1e-6,
+                        help="significance level of the verdict (default 1e-6; never read from the key)")
     for cmd in (embed, verify):
         cmd.add_argument("--dataset", help="the graph of the ticket's edge mask (default: from the ticket)")
         cmd.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")

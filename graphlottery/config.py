@@ -305,7 +305,7 @@ class GLTConfig(Config):
     def check_model_memory(self, nodes: int, features: int, outputs: int) -> None:
         """Refuse a model that cannot fit: a lower bound of its memory (float32 weights, their mask
         scores, gradients and Adam's two moments, and one layer's node activations) against the device's."""
-        width = self.hidden * (self.heads if self.model == "gat" else 1)
+        width = self.hidden * (self.heads if self.model in ("gat", "pyg.GAT") else 1)
         weights = features * width + (self.layers - 2) * width * width + width * outputs
         needed = 4 * (5 * weights + nodes * width)
         self.check_memory(needed, f"a {self.model} of hidden {self.hidden} on {nodes} nodes x {features} features")
@@ -313,13 +313,14 @@ class GLTConfig(Config):
     def __post_init__(self) -> None:
         from graphlottery.data import DATASETS, TU
         from graphlottery.data.ogb import OGBG, OGBL, OGBL_METRIC, OGBN
-        from graphlottery.nn import MODELS
+        from graphlottery.nn import MODELS, PYG_MODELS
         from graphlottery.tasks.link import check_link_metric
 
         graphs = {**TU, **OGBG}
         self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
-                    {"model": sorted(MODELS), "l1": ("coupled", "decoupled"), "task": ("node", "link", "graph"),
-                     "norm": ("batch", "layer"), "mlp_layers": (1, 2), "decoder": ("dot", "mlp"),
+                    {"model": [*sorted(MODELS), *PYG_MODELS], "l1": ("coupled", "decoupled"),
+                     "task": ("node", "link", "graph"), "norm": ("batch", "layer"), "mlp_layers": (1, 2),
+                     "decoder": ("dot", "mlp"),
                      "pool": ("mean", "sum"), "graph_mask": ("free", "inductive")},
                     datasets={**DATASETS, **graphs, **OGBN, **OGBL})
         if (self.dataset.lower() in graphs) != (self.task == "graph"):

@@ -17,10 +17,13 @@ again with the same ``out`` continues after the last finished round and loses no
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
+import functools
 import os
 import statistics
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +34,13 @@ from tqdm.auto import tqdm
 from graphlottery.config import ConfigError, GLTConfig
 from graphlottery.data import TU, load_dataset, load_tu
 from graphlottery.data.ogb import OGBG, OGBL, OGBN, OGBN_METRIC, load_ogbg, load_ogbl, load_ogbn
-from graphlottery.files import save_figure, subplots, write_json
+from graphlottery.files import read_json, run_lock, save_figure, subplots, write_json
 from graphlottery.lottery.distributed import DistributedUGS, init_distributed
 from graphlottery.lottery.minibatch import MiniBatchUGS
 from graphlottery.lottery.ticket import Ticket
 from graphlottery.lottery.ugs import UGS
 from graphlottery.masks import EdgeScorer, context_features, principal_components
-from graphlottery.nn import MODELS, GINClassifier, MLPDecoder, load_encoder
+from graphlottery.nn import MODELS, PYG_MODELS, GINClassifier, MLPDecoder, load_encoder, pyg_model
 from graphlottery.tasks import (
     GraphClassification,
     LinkPrediction,
@@ -52,24 +55,30 @@ def build_model(config: GLTConfig, in_channels: int, out_channels: int) -> torch
     """The config's GNN with its width, depth, heads and dropout; with ``decoder: mlp`` it carries
     an :class:`~graphlottery.nn.MLPDecoder` as ``model.decoder``, so the decoder's parameters are
     trained, weight-masked, rewound and saved in tickets with the encoder's. A graph task's ``gin``
-    is a :class:`~graphlottery.nn.GINClassifier` (its ``readout`` rides along the same way)."""
-    kwargs: dict[str, Any] = {"num_layers": config.layers}
-    if config.dropout is not None:
-        kwargs["dropout"] = config.dropout
-    if config.model == "gat":
-        kwargs["heads"] = config.heads
+    is a :class:`~graphlottery.nn.GINClassifier` (its ``readout`` rides along the same way). ``pyg.GCN``,
+    ``pyg.GAT``, ``pyg.GIN`` and ``pyg.GraphSAGE`` are PyG's own models (:func:`~graphlottery.nn.pyg_model`)."""
     if config.task == "graph" and config.model == "gin":
-        return GINClassifier(in_channels, config.hidden, out_channels, config.layers,
+        return GINClassifier(in_channels, config.hidden, config.layers, out_channels,
                              0.5 if config.dropout is None else config.dropout, config.pool)
-    if config.model == "deepergcn":
-        kwargs.update(norm=config.norm, temperature=config.temperature, learn_temperature=config.learn_temperature,
-                      mlp_layers=config.mlp_layers)
-    model = MODELS[config.model](in_channels, config.hidden, out_channels, **kwargs)
+    if config.model in PYG_MODELS:
+        model = pyg_model(config.model, in_channels, config.hidden, config.layers, out_channels, config.dropout,
+                          config.heads)
+    else:
+        kwargs: dict[str, Any] = {}
+        if config.dropout is not None:
+            kwargs["dropout"] = config.dropout
+        if config.model == "gat":
+            kwargs["heads"] = config.heads
+        if config.model == "deepergcn":
+            kwargs.update(norm=config.norm, temperature=config.temperature,
+                          learn_temperature=config.learn_temperature, mlp_layers=config.mlp_layers)
+        model = MODELS[config.model](in_channels, config.hidden, config.layers, out_channels, **kwargs)
     if config.decoder == "mlp":
         model.decoder = MLPDecoder(out_channels)
     return model
 
 
+ModelFn = Callable[[int, int], torch.nn.Module]  # (in_channels, out_channels) -> model
 RUN_ONLY = {"rounds", "seeds", "random_baseline", "device", "data_root"}  # may change when resuming
 NEEDS_MINI_BATCH = {  # graphs whose full-batch epoch does not fit in memory
     "ogbn-products": "2.4M nodes and 124M directed edges: one GENConv layer alone moves a 124M x hidden "
@@ -106,15 +115,16 @@ def build_task(config: GLTConfig, data, split: dict | None = None, model: torch.
     return None
 
 
-def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = True, split: dict | None = None
-             ) -> list[dict[str, Any]]:
+def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = True, split: dict | None = None,
+             model_fn: ModelFn | None = None) -> list[dict[str, Any]]:
     """All rounds of one seed, resuming from ``out/seed_<seed>`` if it holds finished rounds."""
     seed_dir = out / f"seed_{seed}"
     seed_dir.mkdir(parents=True, exist_ok=True)
     history_path = seed_dir / "history.json"
-    history: list[dict[str, Any]] = json.loads(history_path.read_text()) if history_path.is_file() else []
+    history: list[dict[str, Any]] = read_json(history_path, list) if history_path.is_file() else []
     torch.manual_seed(seed)
-    model = build_model(config, data.num_features, output_width(config, data))
+    build = model_fn if model_fn is not None else functools.partial(build_model, config)
+    model = build(data.num_features, output_width(config, data))
     if config.init is not None:
         load_encoder(model, config.init, dataset=config.dataset)
     kind, mini = UGS, {}
@@ -162,6 +172,8 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         ugs.agree({"finished_rounds": len(history)}, f"when resuming {seed_dir}")
     if history:
         ugs.load_ticket(Ticket.load(seed_dir / f"round_{len(history) - 1:02d}.pt"))
+        if writer:
+            print(f"resuming seed {seed} after round {len(history) - 1}", file=sys.stderr)
     rounds = tqdm(range(len(history), config.rounds + 1), desc=f"seed {seed}", disable=not (progress and writer),
                   initial=len(history), total=config.rounds + 1)
     for r in rounds:
@@ -204,7 +216,8 @@ def aggregate(config: GLTConfig, histories: dict[int, list[dict[str, Any]]], dat
     metric = {"link": config.link_metric, "node": OGBN_METRIC.get(config.dataset.lower(), "accuracy"),
               "graph": "roc_auc" if config.dataset.lower() in OGBG else "accuracy"}[config.task]
     return {"dataset": data_name, "model": config.model, "task": config.task, "metric": metric,
-            "seeds": list(histories), "rounds": rounds}
+            "seeds": list(histories), "mask_epochs": config.mask_epochs, "retrain_epochs": config.retrain_epochs,
+            "rounds": rounds}
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -236,7 +249,11 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"test {results['metric']} (%)")
     axes[0].legend()
-    fig.suptitle(f"{results['dataset']} / {results['model'].upper()}")
+    epochs = ""
+    if "mask_epochs" in results:  # results written before they were recorded lack them
+        epochs = f", {results['mask_epochs']} + {results['retrain_epochs']} epochs a round"
+    fig.suptitle(f"{results['dataset']} / {results['model']}: test {results['metric']}, seeds "
+                 f"{', '.join(map(str, results['seeds']))}{epochs}")
     return save_figure(fig, path)
 
 
@@ -265,9 +282,15 @@ def load_data(config: GLTConfig) -> tuple[Any, dict | None]:
     return data, split
 
 
-def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
+def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True,
+            model_fn: ModelFn | None = None) -> dict[str, Any]:
     """Run (or resume) every seed, then write ``results.json`` and ``curve.png``. With
-    ``distributed: true`` (under ``torchrun``) every process runs this; rank 0 writes."""
+    ``distributed: true`` (under ``torchrun``) every process runs this; rank 0 writes.
+
+    ``model_fn(in_channels, out_channels)`` builds your own model instead of the config's
+    ``model`` (called once per seed after ``torch.manual_seed(seed)``; any model
+    :class:`~graphlottery.UGS` takes); the results name it by the function's ``__name__``. A
+    resumed run must be given the same function: only the config is checked."""
     if config.distributed and not (dist.is_available() and dist.is_initialized()):
         config = dataclasses.replace(config, device=str(init_distributed()))
     if _rank() == 0:  # one process prepares the dataset cache; the others then read it
@@ -276,16 +299,20 @@ def run_glt(config: GLTConfig, out: str | os.PathLike, progress: bool = True) ->
     else:
         _barrier()
         data, split = load_data(config)
+    config.check_model_memory(data.num_nodes, data.num_features, output_width(config, data))
     out = Path(out)
-    if _rank() == 0:
-        config.check_resume(out, RUN_ONLY)
-    _barrier()  # every process reads a finished run's files only after rank 0 checked them
-    histories = {seed: run_seed(config, data, seed, out, progress, split) for seed in config.seeds}
-    results = aggregate(config, histories, getattr(data, "name", config.dataset))
-    if _rank() == 0:
-        write_json(out / "results.json", results)
-        plot_curve(results, out / "curve.png")
-    _barrier()
+    with run_lock(out) if _rank() == 0 else contextlib.nullcontext():  # rank 0 holds --out for the run
+        if _rank() == 0:
+            config.check_resume(out, RUN_ONLY)
+        _barrier()  # every process reads a finished run's files only after rank 0 checked them
+        histories = {seed: run_seed(config, data, seed, out, progress, split, model_fn) for seed in config.seeds}
+        results = aggregate(config, histories, getattr(data, "name", config.dataset))
+        if model_fn is not None:
+            results["model"] = model_fn.__name__
+        if _rank() == 0:
+            write_json(out / "results.json", results)
+            plot_curve(results, out / "curve.png")
+        _barrier()
     return results
 
 
