@@ -7,6 +7,7 @@ re-execute the process with the allocator settings of :mod:`graphlottery.runtime
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -130,7 +131,10 @@ def _command(sub, name: str, func, summary: str, example: str, out: str, epochs:
     cmd.add_argument("--epochs", type=int, help=epochs)
     cmd.add_argument("--device", help="cpu, cuda, cuda:1, ...")
     if data_root:
-        cmd.add_argument("--data-root", help="dataset root (default $GRAPHLOTTERY_DATA)")
+        cmd.add_argument("--data-root",
+                         help="dataset root (default $GRAPHLOTTERY_DATA, else ~/.cache/graphlottery/data)")
+        cmd.add_argument("--offline", action="store_true",
+                         help="never download a dataset missing from the data root (also $GRAPHLOTTERY_OFFLINE=1)")
     cmd.add_argument("--quiet", action="store_true", help="no progress bars")
     cmd.set_defaults(func=func)
     return cmd
@@ -213,6 +217,8 @@ def main(argv: list[str] | None = None, tune_allocator: bool = False) -> int:
     :func:`~graphlottery.runtime.reexec_with_huge_pages` and
     :func:`~graphlottery.runtime.keep_freed_memory` (the console script does)."""
     args = parser().parse_args(argv)
+    if getattr(args, "offline", False):
+        os.environ["GRAPHLOTTERY_OFFLINE"] = "1"  # graphlottery.data.download.OFFLINE_ENV (that import costs torch)
     try:
         if args.command in TRAINING:
             args.config = resolve_config(args.config, args.command)

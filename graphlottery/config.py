@@ -312,11 +312,22 @@ class GLTConfig(Config):
 
     def __post_init__(self) -> None:
         from graphlottery.data import DATASETS, TU
-        from graphlottery.data.ogb import OGBG, OGBL, OGBL_METRIC, OGBN
+        from graphlottery.data.download import tu_name_ok
+        from graphlottery.data.ogb import OGBG, OGBL, OGBL_METRIC, OGBN, unknown_ogb
         from graphlottery.nn import MODELS, PYG_MODELS
         from graphlottery.tasks.link import check_link_metric
 
         graphs = {**TU, **OGBG}
+        key = self.dataset.lower()
+        if key.startswith(("ogbg-", "ogbn-", "ogbl-")) and key not in {**OGBG, **OGBN, **OGBL}:
+            kind = {"ogbg": "graph", "ogbn": "node", "ogbl": "link"}[key[:4]]
+            raise ConfigError(str(unknown_ogb(self.dataset, kind, {"graph": OGBG, "node": OGBN, "link": OGBL}[kind])))
+        singles = {**DATASETS, **OGBN, **OGBL}
+        if key not in {**singles, **graphs} and tu_name_ok(self.dataset):
+            if self.task != "graph":
+                raise ConfigError(f"unknown dataset {self.dataset!r} for task {self.task!r} (node and link tasks run "
+                                  f"on {sorted(singles.values())}); a TUDataset name needs task: graph")
+            graphs[key] = self.dataset  # any TUDataset name (case-sensitive): load_tu downloads it or says why not
         self._check(("hidden", "embedding", "layers", "heads", "mask_epochs", "retrain_epochs"),
                     {"model": [*sorted(MODELS), *PYG_MODELS], "l1": ("coupled", "decoupled"),
                      "task": ("node", "link", "graph"), "norm": ("batch", "layer"), "mlp_layers": (1, 2),

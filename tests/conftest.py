@@ -14,6 +14,7 @@ def data_env(tmp_path_factory):
     """Point the library at the shared datasets and a private cache for the whole session."""
     os.environ.setdefault("GRAPHLOTTERY_DATA", str(DEFAULT_DATA))
     os.environ["GRAPHLOTTERY_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["GRAPHLOTTERY_OFFLINE"] = "1"  # no test reaches the internet; test_download serves its own files
     torch.set_num_threads(min(2, torch.get_num_threads()))
     yield
 

@@ -1,11 +1,13 @@
-"""Dataset loading from a local, possibly read-only data root."""
+"""Dataset loading from a possibly read-only data root; datasets missing from it are downloaded
+(:mod:`graphlottery.data.download`)."""
 from __future__ import annotations
 
 import os
 
 from torch_geometric.data import Data
 
-from graphlottery.data.ogb import OGBL, OGBN, load_ogbl, load_ogbn
+from graphlottery.data.download import DownloadError, OfflineError
+from graphlottery.data.ogb import OGBL, OGBN, load_ogbl, load_ogbn, ogb_info
 from graphlottery.data.planetoid import PLANETOID, load_planetoid
 from graphlottery.data.root import CACHE_ENV, DATA_ENV, cache_root, data_root
 from graphlottery.data.tu import TU, NodeFeatures, load_tu
@@ -28,9 +30,11 @@ __all__ = [
     "CACHE_ENV",
     "DATASETS",
     "DATA_ENV",
+    "DownloadError",
     "NodeFeatures",
     "OGBL",
     "OGBN",
+    "OfflineError",
     "TU",
     "cache_root",
     "data_root",
@@ -40,4 +44,5 @@ __all__ = [
     "load_planetoid",
     "load_tu",
     "load_wikipedia",
+    "ogb_info",
 ]

@@ -1,11 +1,16 @@
-"""OGB datasets through OGB's own loaders, from a local, possibly read-only root, with torch's
-safe ``weights_only`` loading and never a download: graph-property molecules (ogbg-molbace,
+"""OGB datasets through OGB's own loaders, from a possibly read-only root, with torch's safe
+``weights_only`` loading, downloaded from the URL of OGB's ``master.csv`` when missing: the
+single-task binary molecule datasets of OGB's graph-property list (ogbg-molbace, ogbg-molbbbp,
 ogbg-molhiv), the node-property graphs ogbn-arxiv, ogbn-proteins and ogbn-products, and the
-link-property graphs ogbl-collab, ogbl-ppa and ogbl-ddi."""
+link-property graphs ogbl-collab, ogbl-ppa and ogbl-ddi. :func:`ogb_info` reads any dataset's
+task type and metric from OGB's master list."""
 from __future__ import annotations
 
+import csv
+import functools
 import hashlib
 import importlib
+import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,10 +19,72 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import index_to_mask, scatter, to_undirected
 
+from graphlottery.data.download import fetch_zip, install
 from graphlottery.data.root import DataError, cache_root, check_files, data_root, open_cached, snapshot
 from graphlottery.sparse import sparse_identity
 
-OGBG = {"ogbg-molbace": "ogbg-molbace", "ogbg-molhiv": "ogbg-molhiv"}
+KINDS = {"ogbg": "graphproppred", "ogbn": "nodeproppred", "ogbl": "linkproppred"}
+
+
+@functools.cache
+def ogb_master(prefix: str) -> dict[str, dict[str, str]]:
+    """OGB's own ``master.csv`` for ``prefix`` (``ogbg``, ``ogbn`` or ``ogbl``): dataset name ->
+    its fields (``task type``, ``eval metric``, ``num tasks``, ``url``, ``download_name``, ...),
+    read from the installed ``ogb`` package without importing it; empty without ``ogb``."""
+    spec = importlib.util.find_spec("ogb")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / KINDS[prefix] / "master.csv"
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    names = rows[0][1:]
+    return {name: {row[0]: row[i + 1] for row in rows[1:]} for i, name in enumerate(names)}
+
+
+def ogb_info(name: str) -> dict[str, str]:
+    """OGB's master-list entry of dataset ``name`` (e.g. ``ogb_info("ogbg-molbbbp")["eval metric"]``
+    is ``"rocauc"``); a ``ValueError`` names OGB's datasets of that kind if it is not listed."""
+    key = name.lower()
+    master = ogb_master(key[:4]) if key[:4] in KINDS else {}
+    if key not in master:
+        listed = sorted(master) or "(install the ogb package: pip install 'graphlottery[ogb]')"
+        raise ValueError(f"{name!r} is not in OGB's master list of datasets; OGB lists: {listed}")
+    return master[key]
+
+
+def _single_task_molecules() -> dict[str, str]:
+    """OGB's graph datasets this library classifies: molecules, one binary task, ROC-AUC."""
+    master = ogb_master("ogbg")
+    if not master:  # without ogb: the shipped configs' datasets, so loading names the missing package
+        return {"ogbg-molbace": "ogbg-molbace", "ogbg-molhiv": "ogbg-molhiv"}
+    return {name: name for name, m in master.items() if m["data type"] == "mol" and m["num tasks"] == "1"
+            and m["task type"] == "binary classification" and m["eval metric"] == "rocauc"}
+
+
+OGBG = _single_task_molecules()
+
+
+def unknown_ogb(name: str, kind: str, known: dict) -> ValueError:
+    """The error for an OGB dataset the loaders do not take, with OGB's description if it lists it."""
+    try:
+        info = ogb_info(name)
+        tasks = f", {info['num tasks']} task(s)" if "num tasks" in info else ""
+        why = (f": OGB lists it ({info.get('task type', 'no task type')}{tasks}, metric {info.get('eval metric')}) "
+               "but it is not one this library trains on")
+    except ValueError:
+        why = ""
+    return ValueError(f"unknown OGB {kind} dataset {name!r}{why}; available: {sorted(known)}")
+
+
+def find_or_fetch_ogb(name: str, root: Path, layout: dict[str, list[str]]) -> Path:
+    """:func:`find_ogb_dir`, downloading OGB's zip (``url`` of its master list) into
+    ``<root>/ogb/<folder>`` when files are missing."""
+    try:
+        return find_ogb_dir(name, root, layout)
+    except FileNotFoundError as missing:
+        info = ogb_info(name)
+        install(name, root, f"ogb/{name.replace('-', '_')}", fetch_zip(info["url"], info["download_name"]), missing)
+    return find_ogb_dir(name, root, layout)
 RAW = ["edge.csv.gz", "edge-feat.csv.gz", "graph-label.csv.gz", "node-feat.csv.gz", "num-edge-list.csv.gz",
        "num-node-list.csv.gz"]
 SPLIT = ["train.csv.gz", "valid.csv.gz", "test.csv.gz"]
@@ -72,23 +139,25 @@ class OneHotAtoms:
 
 
 def load_ogbg(name: str, root: str | os.PathLike | None = None):
-    """Load an OGB molecule dataset with one-hot atom features, and its scaffold split.
+    """Load an OGB molecule dataset with one-hot atom features, and its scaffold split: any
+    single-task binary one of OGB's master list (``OGBG``: ogbg-molbace, ogbg-molbbbp, ogbg-molhiv).
 
     Files are looked up in ``<root>/ogb/<name with _>/`` or ``<root>/<name with _>/`` (``raw/`` and
-    ``split/scaffold/``, as OGB lays them out; a missing file raises a ``FileNotFoundError`` naming
-    it and the layout), copied into the cache and processed there. Returns ``(dataset, split)``,
+    ``split/scaffold/``, as OGB lays them out; downloaded from OGB's URL into the first when
+    missing; offline, a ``FileNotFoundError`` names the missing file and the layout), copied into
+    the cache and processed there. Returns ``(dataset, split)``,
     ``split`` mapping ``train`` / ``val`` / ``test`` to graph indices. Needs the ``ogb`` extra.
     """
     key = name.lower()
     if key not in OGBG:
-        raise ValueError(f"unknown OGB graph dataset {name!r}; available: {sorted(OGBG)}")
+        raise unknown_ogb(name, "graph", OGBG)
     try:
         from ogb.graphproppred import PygGraphPropPredDataset
     except ImportError:
         raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
     folder = key.replace("-", "_")
     base_root = data_root(root)
-    base = find_ogb_dir(key, base_root, {"raw": RAW, "split/scaffold": SPLIT})
+    base = find_or_fetch_ogb(key, base_root, {"raw": RAW, "split/scaffold": SPLIT})
     files = {f"{folder}/{sub}/{f}": base / sub / f for sub, names in (("raw", RAW), ("split/scaffold", SPLIT))
              for f in names}
     if (base / "RELEASE_v1.txt").is_file():
@@ -149,7 +218,7 @@ def _local_root(name: str, root: str | os.PathLike | None, known: dict,
     """Check ``name`` and the ogb package, find the files of ``layout_of(name)`` under the data
     ``root`` and link them into the cache; returns the cache folder OGB's loader reads."""
     if name not in known:
-        raise ValueError(f"unknown OGB {kind.lower()} dataset {name!r}; available: {sorted(known)}")
+        raise unknown_ogb(name, kind.lower(), known)
     layout = layout_of(name)
     try:
         importlib.import_module(f"ogb.{kind.lower()}proppred")
@@ -157,12 +226,12 @@ def _local_root(name: str, root: str | os.PathLike | None, known: dict,
         raise ImportError("OGB datasets need the ogb package: pip install 'graphlottery[ogb]'") from None
     allow_pyg_data()
     base_root = data_root(root)
-    return _link_into_cache(name, base_root, find_ogb_dir(name, base_root, layout), layout)
+    return _link_into_cache(name, base_root, find_or_fetch_ogb(name, base_root, layout), layout)
 
 
 def _open_local(name: str, root: Path, kind: str = "Node"):
     """OGB's own ``Pyg{kind}PropPredDataset`` (``kind``: ``Node`` or ``Link``) on ``root``, raising
-    instead of ever downloading."""
+    instead of downloading (:func:`find_or_fetch_ogb` has put every file in place)."""
     module = importlib.import_module(f"ogb.{kind.lower()}proppred")
 
     class Local(getattr(module, f"Pyg{kind}PropPredDataset")):
@@ -190,11 +259,12 @@ def _link_into_cache(name: str, data: Path, base: Path, layout: dict[str, list[s
 
 
 def load_ogbn(name: str, root: str | os.PathLike | None = None) -> Data:
-    """Load ogbn-arxiv, ogbn-proteins or ogbn-products through OGB's loader, never downloading.
+    """Load ogbn-arxiv, ogbn-proteins or ogbn-products through OGB's loader.
 
     Files are read from ``<root>/<folder>/`` or ``<root>/ogb/<folder>/`` (``<folder>`` =
     ``ogbn_arxiv`` ...), laid out as OGB unzips them: ``raw/*.csv.gz`` and
-    ``split/<time|species|sales_ranking>/{train,valid,test}.csv.gz``. They are linked into the
+    ``split/<time|species|sales_ranking>/{train,valid,test}.csv.gz`` (downloaded from OGB's URL
+    into the second when missing). They are linked into the
     cache and processed there (``weights_only`` loading), so the root may be read-only. Returns a
     ``Data`` with ``x`` ``[N, F]`` (float), an undirected ``edge_index``, ``y`` and boolean
     ``train_mask`` / ``val_mask`` / ``test_mask`` from OGB's split:
@@ -254,11 +324,12 @@ def numpy_globals() -> list:
 
 
 def load_ogbl(name: str, root: str | os.PathLike | None = None) -> Data:
-    """Load ogbl-collab, ogbl-ppa or ogbl-ddi and OGB's edge split, never downloading.
+    """Load ogbl-collab, ogbl-ppa or ogbl-ddi and OGB's edge split.
 
     Files are read from ``<root>/<folder>/`` or ``<root>/ogb/<folder>/`` (``<folder>`` =
     ``ogbl_collab`` ...), laid out as OGB unzips them: ``raw/*.csv.gz`` and
-    ``split/<time|throughput|target>/{train,valid,test}.pt``. They are linked into the cache and
+    ``split/<time|throughput|target>/{train,valid,test}.pt`` (downloaded from OGB's URL into the
+    second when missing). They are linked into the cache and
     read there by OGB's loader with ``weights_only`` loading (the split files hold numpy arrays,
     allowed through :func:`numpy_globals` for that call only), so the root may be read-only.
 

@@ -18,7 +18,8 @@ from torch_geometric.data import Data
 from torch_geometric.datasets import Planetoid
 from torch_geometric.utils import coalesce, index_to_mask, remove_self_loops
 
-from graphlottery.data.root import DataError, data_root, find_raw_dir, open_cached, snapshot
+from graphlottery.data.download import fetch_files, find_or_fetch
+from graphlottery.data.root import DataError, data_root, open_cached, snapshot
 
 PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 SUFFIXES = ["x", "tx", "allx", "y", "ty", "ally", "graph", "test.index"]
@@ -120,7 +121,8 @@ def load_planetoid(name: str, root: str | os.PathLike | None = None) -> Data:
     """Load Cora, CiteSeer or PubMed with row-normalised features and the public split.
 
     The raw ``ind.<name>.*`` files are looked up in ``<root>/Planetoid/<Name>/raw`` or
-    ``<root>/<Name>/raw`` (``root`` defaults to ``$GRAPHLOTTERY_DATA``), checked against the root's
+    ``<root>/<Name>/raw`` (``root`` defaults to ``$GRAPHLOTTERY_DATA``; downloaded into the first
+    when missing, see :mod:`~graphlottery.data.download`), checked against the root's
     ``SHA256SUMS`` if it has one, copied into the cache (``$GRAPHLOTTERY_CACHE``, in a folder keyed
     by their content) and processed there, so the root may be read-only. The split sizes are
     checked (a :class:`~graphlottery.data.root.DataError` otherwise).
@@ -131,7 +133,8 @@ def load_planetoid(name: str, root: str | os.PathLike | None = None) -> Data:
     proper = PLANETOID[key]
     expected = [f"ind.{key}.{s}" for s in SUFFIXES]
     base_root = data_root(root)
-    raw = find_raw_dir(base_root, [f"Planetoid/{proper}/raw", f"{proper}/raw"], expected)
+    raw = find_or_fetch(proper, base_root, [f"Planetoid/{proper}/raw", f"{proper}/raw"], expected,
+                        fetch_files({f: f"{Planetoid.url}/{f}" for f in expected}))
     cache = snapshot(base_root, {f"{proper}/raw/{f}": raw / f for f in expected}, "Planetoid")
     data = open_cached(cache, lambda: _SafePlanetoid(str(cache), proper, transform=T.NormalizeFeatures()),
                        [cache / proper / "processed" / "data.pt"], raw)[0]

@@ -20,10 +20,13 @@ class DataError(ValueError):
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The data root: ``root`` if given, else ``$GRAPHLOTTERY_DATA``; it must exist."""
+    """The data root: ``root`` if given, else ``$GRAPHLOTTERY_DATA``, which must exist; else
+    ``~/.cache/graphlottery/data`` (created), where missing datasets are downloaded."""
     chosen = root if root is not None else os.environ.get(DATA_ENV)
     if chosen is None:
-        raise FileNotFoundError(f"no data root: pass root=... (or --data-root) or set ${DATA_ENV}")
+        default = Path.home() / ".cache" / "graphlottery" / "data"
+        default.mkdir(parents=True, exist_ok=True)
+        return default
     path = Path(chosen).expanduser()
     if not path.is_dir():
         source = "argument" if root is not None else f"${DATA_ENV}"

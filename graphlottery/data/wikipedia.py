@@ -8,7 +8,8 @@ from torch_geometric.data import Data
 from torch_geometric.datasets import WikipediaNetwork
 from torch_geometric.utils import to_undirected
 
-from graphlottery.data.root import DataError, data_root, find_raw_dir, open_cached, snapshot
+from graphlottery.data.download import fetch_files, find_or_fetch
+from graphlottery.data.root import DataError, data_root, open_cached, snapshot
 
 WIKIPEDIA = {"chameleon": "chameleon", "squirrel": "squirrel"}
 NODES = {"chameleon": 2277, "squirrel": 5201}
@@ -19,9 +20,9 @@ def load_wikipedia(name: str, root: str | os.PathLike | None = None, split: int 
     ``split`` (0-9, 60/20/20) as boolean ``train_mask`` / ``val_mask`` / ``test_mask``.
 
     Raw files are looked up in ``<root>/WikipediaNetwork/<name>/geom_gcn/raw`` or
-    ``<root>/<name>/geom_gcn/raw``, checked against the root's ``SHA256SUMS`` if it has one, copied
-    into the cache (in a folder keyed by their content) and processed there. The node count and
-    the split (disjoint masks covering every node) are checked.
+    ``<root>/<name>/geom_gcn/raw`` (downloaded into the first when missing), checked against the
+    root's ``SHA256SUMS`` if it has one, copied into the cache (in a folder keyed by their content)
+    and processed there. The node count and the split (disjoint masks covering every node) are checked.
     """
     key = name.lower()
     if key not in WIKIPEDIA:
@@ -32,7 +33,9 @@ def load_wikipedia(name: str, root: str | os.PathLike | None = None, split: int 
     expected += [f"{key}_split_0.6_0.2_{i}.npz" for i in range(10)]
     candidates = [f"WikipediaNetwork/{key}/geom_gcn/raw", f"{key}/geom_gcn/raw"]
     base_root = data_root(root)
-    raw = find_raw_dir(base_root, candidates, expected)
+    urls = {f: f"{WikipediaNetwork.processed_url}/{'new_data/' + key if f.startswith('out1') else 'splits'}/{f}"
+            for f in expected}  # the geom-gcn files PyG's WikipediaNetwork downloads
+    raw = find_or_fetch(key, base_root, candidates, expected, fetch_files(urls))
     cache = snapshot(base_root, {f"{key}/geom_gcn/raw/{f}": raw / f for f in expected}, "WikipediaNetwork")
     data = open_cached(cache, lambda: WikipediaNetwork(str(cache), key, geom_gcn_preprocess=True),
                        [cache / key / "geom_gcn" / "processed" / "data.pt"], raw)[0]

@@ -266,7 +266,7 @@ def load_data(config: GLTConfig) -> tuple[Any, dict | None]:
         data.name = OGBG[config.dataset.lower()]
     elif config.task == "graph":
         data = graph_union(load_tu(config.dataset, config.data_root))
-        data.name = TU[config.dataset.lower()]
+        data.name = TU.get(config.dataset.lower(), config.dataset)  # any TUDataset name
     elif config.dataset.lower() in NEEDS_MINI_BATCH and config.batch_size is None and config.num_parts is None:
         raise ConfigError(f"{config.dataset} does not fit full-batch training "
                           f"({NEEDS_MINI_BATCH[config.dataset.lower()]}); it needs mini-batch training (graph "
