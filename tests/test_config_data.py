@@ -11,7 +11,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_shipped_configs_load():
     for name in os.listdir(os.path.join(REPO, "configs", "glt")):
         config = GLTConfig.from_yaml(os.path.join(REPO, "configs", "glt", name))
-        assert config.rounds == 20 and (config.hidden == 512 or config.dataset.startswith("ogbn-"))
+        affordable = {"cora_gat8.yaml": 8, "cora_pyg_gat.yaml": 8, "cora_gin64.yaml": 64, "cora_pyg_gin.yaml": 64}
+        assert config.rounds == 20
+        assert config.hidden == affordable.get(name, 512) or config.dataset.startswith("ogbn-")
     gat = GLTConfig.from_yaml(os.path.join(REPO, "configs", "glt", "citeseer_gat.yaml"))
     assert (gat.lr, gat.weight_decay, gat.s1, gat.s2, gat.heads) == (0.01, 5e-4, 1e-7, 1e-3, 8)
     for name in os.listdir(os.path.join(REPO, "configs", "linkpred")):
