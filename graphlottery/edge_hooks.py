@@ -25,7 +25,8 @@ hard only              max, min, multi-aggregation, PNA, LSTM, and other attenti
                        (``AGNNConv``, ``SuperGATConv``, ...): a soft mask is an error
 =====================  ==========================================================================
 
-Self-loops a layer adds itself (``add_self_loops=True``) are never masked. This library's own
+Self-loops a layer adds itself (``add_self_loops=True``) are never masked. A soft mask value
+below 0 (UGS's scores can cross 0) acts as 0: the edge is absent. This library's own
 models (:class:`~graphlottery.nn.MessagePassingStack` and its convs) take the mask through their
 ``edge_weight`` argument, whose semantics are the same. Memory is O(E).
 """
@@ -316,6 +317,7 @@ class _PreHook:
                     values[key] = value[mask]
             values["edge_index"] = edge_index[:, mask]
             return bound.args, bound.kwargs
+        mask = mask.clamp_min(0.0)  # a soft score below 0 weighs its edge 0 (a negative degree has no root)
         if self.kind == "edge_weight":
             if getattr(layer, "add_self_loops", False) is True:  # its loops are its own: never masked
                 mask = torch.where(edge_index[0] == edge_index[1], mask.new_ones(()), mask)

@@ -365,3 +365,17 @@ def test_same_semantics_same_function_pyg_layers_under_hooks_and_this_librarys_k
             with edge_mask(pyg, mask):
                 got = pyg(cora.x, cora.edge_index)
         torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_negative_soft_scores_act_as_zero_and_never_give_nan():
+    """UGS's scores cross 0 late in a search; GCN's degree 1 + sum(m) must stay >= 1."""
+    x, edge_index = small_graph()
+    mask = torch.ones(edge_index.size(1))
+    mask[[0, 7]] = -0.6  # both directions of edge 0-1
+    for conv in (GCNConv(5, 3), ChebConv(5, 3, K=2), GINConv(mlp(5, 3)), SAGEConv(5, 3), GATConv(5, 3)):
+        conv.eval()
+        with torch.no_grad(), edge_mask(conv, mask):
+            out = conv(x, edge_index)
+        with torch.no_grad(), edge_mask(conv, mask.clamp_min(0.0)):
+            zero = conv(x, edge_index)
+        assert bool(torch.isfinite(out).all()) and torch.equal(out, zero)
