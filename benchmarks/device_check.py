@@ -62,8 +62,14 @@ def main() -> int:
         print(f"device_check: no CUDA device: torch {torch.__version__} (CUDA build: {torch.version.cuda}) sees "
               "none; run this on a machine with an NVIDIA GPU and a CUDA build of torch", file=sys.stderr)
         return 2
-    index = torch.device(args.device).index or 0
-    if not args.device.startswith("cuda") or index >= torch.cuda.device_count():
+    if not args.device.startswith("cuda"):
+        print(f"device_check: {args.device!r} is not a CUDA device", file=sys.stderr)
+        return 2
+    try:
+        index = torch.device(args.device).index or 0
+    except RuntimeError:
+        index = -1
+    if not 0 <= index < torch.cuda.device_count():
         print(f"device_check: {args.device!r} is not one of the {torch.cuda.device_count()} CUDA devices",
               file=sys.stderr)
         return 2

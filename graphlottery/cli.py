@@ -88,7 +88,7 @@ def _configs(args: argparse.Namespace) -> None:
 
 def _init(args: argparse.Namespace) -> None:
     source = resolve_config(args.name)
-    if source.parent.parent != CONFIG_DIR:
+    if source.resolve().parent.parent != CONFIG_DIR.resolve():
         raise FileNotFoundError(f"{args.name!r} is not a bundled config's name; `graphlottery configs` lists them")
     dest = Path(args.dest) if args.dest else Path(f"{source.stem}.yaml")
     if dest.is_dir():
@@ -117,7 +117,7 @@ def _compare(args: argparse.Namespace) -> None:
 
 def _default_out(config: Path) -> str:
     """``runs/<name>``; a bundled config outside the ``glt`` group gets its group as a prefix."""
-    if config.parent.parent == CONFIG_DIR and config.parent.name != "glt":
+    if config.resolve().parent.parent == CONFIG_DIR.resolve() and config.parent.name != "glt":
         return f"runs/{config.parent.name}_{config.stem}"
     return f"runs/{config.stem}"
 

@@ -32,6 +32,7 @@ models (:class:`~graphlottery.nn.MessagePassingStack` and its convs) take the ma
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +75,12 @@ def family(conv: MessagePassing) -> str:
 def _normalises(conv: MessagePassing) -> bool:
     """Whether ``conv``'s class (or a base below ``MessagePassing``) calls a softmax itself, i.e. has
     attention a hook cannot reach; without source code, assume it does."""
-    for cls in type(conv).__mro__:
+    return _class_normalises(type(conv))
+
+
+@functools.cache
+def _class_normalises(layer_class: type) -> bool:
+    for cls in layer_class.__mro__:
         if cls is MessagePassing:
             return False
         try:
@@ -88,10 +94,14 @@ def _normalises(conv: MessagePassing) -> bool:
 def renormalise(alpha: Tensor, mask: Tensor, index: Tensor, dim_size: int) -> Tensor:
     """``mask * alpha / sum(mask * alpha)`` over the edges into each node: the softmax of
     ``s + log m`` when ``alpha = softmax(s)``. ``alpha``: ``[E, ...]``, ``mask``: ``[E]``."""
+    return alpha * _renormaliser(alpha, mask, index, dim_size)
+
+
+def _renormaliser(alpha: Tensor, mask: Tensor, index: Tensor, dim_size: int) -> Tensor:
+    """The factor ``mask / sum(mask * alpha)`` of :func:`renormalise`, ``[E, 1, ...]``."""
     mask = mask.clamp_min(0.0).view(-1, *([1] * (alpha.dim() - 1)))
-    weighted = alpha * mask
-    total = scatter(weighted, index, 0, dim_size, "sum")
-    return weighted / total.clamp_min(torch.finfo(total.dtype).tiny)[index]
+    total = scatter(alpha * mask, index, 0, dim_size, "sum")
+    return mask / total.clamp_min(torch.finfo(total.dtype).tiny)[index]
 
 
 @dataclass
@@ -154,7 +164,7 @@ class EdgeMask:
                     raise EdgeMaskError("the edge mask holds NaN or inf values")
                 hard_only = [n for n, f in self.families.items() if f == "hard"]
                 if hard_only:
-                    layer = self._layer(hard_only[0])
+                    layer = dict(self.layers)[hard_only[0]]
                     why = ("computes an attention softmax no hook can reach" if _normalises(layer) else
                            f"aggregates by {type(getattr(layer, 'aggr_module', None)).__name__}")
                     raise EdgeMaskError(
@@ -173,7 +183,7 @@ class EdgeMask:
             _check_layer(name, layer)
         for name, layer in self.layers:
             kind = self.families[name]
-            pre = _PreHook(self, name, kind, self.signatures[name])
+            pre = _PreHook(self, name, layer, kind, self.signatures[name])
             self._handles.append(layer.register_forward_pre_hook(pre, with_kwargs=True))
             self._handles.append(layer.register_forward_hook(pre.after, always_call=True))
             if kind == "attention":
@@ -200,9 +210,6 @@ class EdgeMask:
 
     def __exit__(self, *exc: Any) -> None:
         self.detach()
-
-    def _layer(self, name: str) -> nn.Module:
-        return dict(self.layers)[name]
 
     def _check_fingerprint(self, edge_index: Tensor, num_nodes: int) -> None:
         from graphlottery.graph import fingerprint
@@ -232,10 +239,7 @@ def edge_mask(model: nn.Module, mask: Any, edge_ids: Tensor | None = None) -> Ed
     if isinstance(mask, MaskedGraph):
         graph = mask
         units = None if edge_ids is None else graph.edge_unit[edge_ids.to(graph.edge_unit.device)]
-        if graph.score is not None:
-            values = graph.edge_weight(units)
-        else:
-            values = graph.edge_mask() if edge_ids is None else graph.edge_mask()[edge_ids]
+        values = graph.edge_weight(units) if graph.score is not None else graph.edge_mask(units)
         return EdgeMask(model, values, None if edge_ids is not None else graph.fingerprint)
     if edge_ids is not None:
         mask = mask[edge_ids]
@@ -281,12 +285,12 @@ class _PreHook:
     """The hooks of one layer: the forward pre-hook checks and applies the mask (compaction,
     ``edge_weight``, or the per-call state the message / aggregation hooks read)."""
 
-    def __init__(self, owner: EdgeMask, name: str, kind: str, signature: inspect.Signature):
-        self.owner, self.name, self.kind, self.signature = owner, name, kind, signature
+    def __init__(self, owner: EdgeMask, name: str, layer: nn.Module, kind: str, signature: inspect.Signature):
+        self.owner, self.name, self.layer, self.kind, self.signature = owner, name, layer, kind, signature
 
     @property
     def label(self) -> str:
-        return f"layer {self.name!r} ({type(self.owner._layer(self.name)).__name__})"
+        return f"layer {self.name!r} ({type(self.layer).__name__})"
 
     def __call__(self, layer: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
         mask = self.owner.mask
@@ -392,9 +396,7 @@ class _PreHook:
             return None
         alpha = layer._alpha  # the softmax TransformerConv.message just computed (before dropout)
         call = self._call(layer, alpha.size(0))
-        mask = call.mask.clamp_min(0.0).unsqueeze(-1)
-        total = scatter(alpha * mask, call.index, 0, call.dim_size, "sum")
-        scale = mask / total.clamp_min(torch.finfo(total.dtype).tiny)[call.index]  # out = alpha * value
+        scale = _renormaliser(alpha, call.mask, call.index, call.dim_size)  # out = alpha * value
         layer._alpha = alpha * scale
         return out * F.dropout(scale, call.dropout, layer.training).unsqueeze(-1)
 
@@ -414,8 +416,8 @@ class _PreHook:
         return out * self._view(layer, factor, out)
 
     def softmax(self, aggr: SoftmaxAggregation, args: tuple, kwargs: dict, out: Tensor) -> Tensor | None:
-        layer = next((m for _, m in self.owner.layers if getattr(m, "aggr_module", None) is aggr), None)
-        call = None if layer is None else self.owner._state.get(id(layer))
+        layer = self.layer
+        call = self.owner._state.get(id(layer))
         if call is None:
             return None
         x = args[0]

@@ -135,9 +135,10 @@ class MaskedGraph(nn.Module):
         mask = self.edge_mask()
         return self.data.edge_index[:, mask], self.edge_unit[mask]
 
-    def edge_mask(self) -> Tensor:
-        """Boolean ``[E]``: which columns of ``edge_index`` are kept (self-loops always)."""
-        return torch.cat([self.keep, self.keep.new_ones(1)])[self.edge_unit]
+    def edge_mask(self, edge_unit: Tensor | None = None) -> Tensor:
+        """Boolean ``[E]``: which columns of ``edge_index`` are kept (self-loops always); or which
+        of the edges whose unit ids are given."""
+        return torch.cat([self.keep, self.keep.new_ones(1)])[self.edge_unit if edge_unit is None else edge_unit]
 
     def set_edge_mask(self, edge_mask: Tensor) -> None:
         """Set the hard mask from a boolean ``[E]`` over ``edge_index`` columns."""

@@ -3,6 +3,7 @@ internet): Cora's real files, checksums, offline mode, an unreachable server, an
 ogbg-molbbbp archives in their upstream formats run from the bundled configs."""
 import gzip
 import http.server
+import os
 import shutil
 import socket
 import threading
@@ -21,7 +22,7 @@ from graphlottery.data import load_planetoid, load_tu
 from graphlottery.data.download import MIRROR_ENV, OFFLINE_ENV, DownloadError, OfflineError
 from graphlottery.data.root import DataError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("GRAPHLOTTERY_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CORA = sorted((SHARED / "Planetoid" / "Cora" / "raw").iterdir())
 
 

@@ -11,6 +11,7 @@ server, holding the same paths).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -85,7 +86,7 @@ def fetch(url: str, dest: Path, digest: str | None = None) -> Path:
     except urllib.error.HTTPError as err:
         kind = NotUpstream if err.code == 404 else DownloadError
         raise kind(f"cannot download {source}: HTTP {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:  # unreachable host, refused connection, timeout
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:  # unreachable, refused, cut off
         reason = getattr(err, "reason", None) or err
         raise DownloadError(f"cannot download {source} ({reason}); check the network, set ${MIRROR_ENV} to a "
                             f"mirror, or put the files under the data root yourself") from None
@@ -93,6 +94,12 @@ def fetch(url: str, dest: Path, digest: str | None = None) -> Path:
         raise DataError(f"{source} has SHA-256 {sha.hexdigest()}, not the known {digest}: the download is damaged "
                         "or altered; nothing was installed")
     return dest
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def install(name: str, root: Path, rel: str, fill: Callable[[Path], Path], missing: Exception) -> Path:
@@ -114,6 +121,7 @@ def install(name: str, root: Path, rel: str, fill: Callable[[Path], Path], missi
     try:
         with FileLock(root / f".{rel.replace('/', '_')}.lock"):
             ready = fill(tmp)
+            os.chmod(ready, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the data from the root's other users
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 os.replace(ready, target)

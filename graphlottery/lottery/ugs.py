@@ -260,8 +260,8 @@ class UGS:
         if edge_index.size(1) == 0 or self.edge_scorer is not None:
             return
         nodes = edge_index[:, :1000].reshape(-1).unique()
-        columns = subgraph(nodes, edge_index, num_nodes=self.graph.num_nodes, return_edge_mask=True)[2]
-        sub = relabel(edge_index[:, columns], nodes, self.graph.num_nodes)
+        sub, _, columns = subgraph(nodes, edge_index, relabel_nodes=True, num_nodes=self.graph.num_nodes,
+                                   return_edge_mask=True)
         mask = torch.ones(sub.size(1), device=self.device, requires_grad=True)
         was_training = self.model.training
         self.model.eval()  # no running statistics move
@@ -561,9 +561,3 @@ class UGS:
         self.rewind_state = {k: v.to(self.device) for k, v in ticket.rewind.items()}
         self.round = ticket.round
 
-
-def relabel(edge_index: Tensor, nodes: Tensor, num_nodes: int) -> Tensor:
-    """``edge_index`` between ``nodes`` (sorted, unique) renumbered ``0 .. len(nodes) - 1``."""
-    position = torch.full((num_nodes,), -1, dtype=torch.long, device=edge_index.device)
-    position[nodes] = torch.arange(nodes.numel(), device=edge_index.device)
-    return position[edge_index]
