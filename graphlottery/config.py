@@ -45,7 +45,7 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
                 values = value if isinstance(value, list) else [value]
                 return [_coerce(key, v, item) for v in values]
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(.inf)
         finite = " (finite)" if "float" in kinds else ""
         raise ConfigError(f"config key {key!r} must be {annotation}{finite}, got {value!r}") from None
 
@@ -138,7 +138,7 @@ class Config:
             name, value = f.name, getattr(self, f.name)
             if value is None:
                 continue
-            if (name == "lr" or name.endswith("_lr") or name == "temperature") and not value > 0:
+            if (name == "lr" or name.endswith("_lr") or name.endswith("temperature")) and not value > 0:
                 raise ConfigError(f"{name} must be positive, got {value}")
             if name == "weight_decay" and not value >= 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
@@ -169,7 +169,7 @@ class Config:
         ``config.yaml`` and nothing else (a start that failed) takes the new config."""
         for name in ("init", "ticket"):  # files a run reads: checked before anything is written
             value = getattr(self, name, None)
-            if value is not None and not Path(value).expanduser().is_file():
+            if value is not None and not Path(value).is_file():
                 raise ConfigError(f"{name} file {value!r} does not exist")
         out.mkdir(parents=True, exist_ok=True)
         saved = out / "config.yaml"
@@ -306,7 +306,7 @@ class GLTConfig(Config):
         """Refuse a model that cannot fit: a lower bound of its memory (float32 weights, their mask
         scores, gradients and Adam's two moments, and one layer's node activations) against the device's."""
         width = self.hidden * (self.heads if self.model in ("gat", "pyg.GAT") else 1)
-        weights = features * width + (self.layers - 2) * width * width + width * outputs
+        weights = features * width + max(self.layers - 2, 0) * width * width + width * outputs
         needed = 4 * (5 * weights + nodes * width)
         self.check_memory(needed, f"a {self.model} of hidden {self.hidden} on {nodes} nodes x {features} features")
 

@@ -22,10 +22,13 @@ class RunFolderError(ValueError):
     """An output folder that cannot be used: held by another run, not a folder, not writable."""
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+UMASK = _read_umask()  # read once, at import: setting it to read it races with other threads
 
 
 def fsync_dir(folder: Path) -> None:
@@ -45,7 +48,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, 0o666 & ~UMASK)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -137,11 +140,12 @@ def subplots(*args: Any, **kwargs: Any):
 
 
 def save_figure(fig: Any, path: Path) -> Path:
-    """Lay ``fig`` out, write it as a 120-dpi PNG to ``path`` and close it."""
+    """Lay ``fig`` out, write it to ``path`` at 120 dpi in the format its suffix names (default PNG), close it."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, dpi=120, format="png"))
+    kind = Path(path).suffix.lstrip(".").lower() or "png"
+    atomic_write(path, lambda f: fig.savefig(f, dpi=120, format=kind))
     plt.close(fig)
     return path
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from graphlottery.data.root import DataError
+from graphlottery.files import UMASK
 
 OFFLINE_ENV = "GRAPHLOTTERY_OFFLINE"
 MIRROR_ENV = "GRAPHLOTTERY_MIRROR"
@@ -96,12 +97,6 @@ def fetch(url: str, dest: Path, digest: str | None = None) -> Path:
     return dest
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def install(name: str, root: Path, rel: str, fill: Callable[[Path], Path], missing: Exception) -> Path:
     """Download dataset ``name`` into the folder ``root/rel`` (``root``: the data root), unless
     downloads are off (an :class:`OfflineError` quoting ``missing``, what was looked for).
@@ -121,7 +116,7 @@ def install(name: str, root: Path, rel: str, fill: Callable[[Path], Path], missi
     try:
         with FileLock(root / f".{rel.replace('/', '_')}.lock"):
             ready = fill(tmp)
-            os.chmod(ready, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the data from the root's other users
+            os.chmod(ready, 0o777 & ~UMASK)  # mkdtemp's 0700 would hide the data from the root's other users
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 os.replace(ready, target)

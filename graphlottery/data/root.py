@@ -68,9 +68,9 @@ def _listed_sums(root: Path) -> dict[Path, str]:
         return {}
     listed = {}
     for line in sums.read_text().splitlines():
-        digest, _, name = line.strip().partition("  ")
-        if digest and name:
-            listed[(root / name.lstrip("*")).resolve()] = digest.lower()
+        fields = line.split(maxsplit=1)  # "digest  name" or, from sha256sum -b, "digest *name"
+        if len(fields) == 2:
+            listed[(root / fields[1].lstrip("*")).resolve()] = fields[0].lower()
     return listed
 
 
