@@ -15,6 +15,28 @@ from graphlottery.masks.prune import check_fraction
 
 MAX_SEED = 2**32 - 1  # numpy's and most generators' limit
 
+#: The section of a grouped GLT config (``data:``, ``model:``, ...) each flat key of
+#: :class:`GLTConfig` belongs to; loading, :meth:`GLTConfig.to_grouped` and the docs use it.
+#: In its section a key keeps its flat name, except those of :data:`WRITTEN_AS`.
+GLT_GROUPS: dict[str, str] = {
+    **dict.fromkeys(("dataset", "data_root", "split_seed", "fold", "link_val", "link_test"), "data"),
+    **dict.fromkeys(("model", "hidden", "layers", "heads", "dropout", "norm", "temperature", "learn_temperature",
+                     "mlp_layers", "embedding", "decoder", "pool", "dense_layers", "init"), "model"),
+    **dict.fromkeys(("task", "link_metric", "link_val_as_input"), "task"),
+    **dict.fromkeys(("method", "method_options", "s1", "s2", "l1", "mask_noise", "mask_weight_decay", "graph_mask",
+                     "scorer_hops", "scorer_dim", "early_bird_window", "early_bird_threshold", "directed",
+                     "reference"), "method"),
+    **dict.fromkeys(("schedule", "rounds", "prune_graph", "prune_weight", "random_baseline"), "schedule"),
+    **dict.fromkeys(("lr", "weight_decay", "mask_epochs", "retrain_epochs", "seeds", "device", "batch_size",
+                     "num_neighbors", "eval_batch_size", "eval_num_neighbors", "num_parts", "distributed"),
+                    "training"),
+}
+
+#: Flat keys written under another name in their section: a section's own key is its ``name``
+#: (``model: {name: gat}``), ``method_options`` is the method section's ``options``.
+WRITTEN_AS: dict[str, str] = {"model": "name", "task": "name", "method": "name", "schedule": "name",
+                              "method_options": "options"}
+
 
 class ConfigError(ValueError):
     """A config file or override that cannot be used."""
@@ -27,6 +49,10 @@ def _coerce(key: str, value: Any, annotation: str) -> Any:
         if "None" in kinds:
             return None
         raise ConfigError(f"config key {key!r} may not be null")
+    if any(kind == "dict" or kind.startswith("dict[") for kind in kinds):
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"config key {key!r} must be a mapping with string keys, got {value!r}")
+        return dict(value)
     try:
         if "bool" in kinds:
             if not isinstance(value, bool):
@@ -70,17 +96,84 @@ class Config:
     """
 
     LEGACY: ClassVar[dict[str, Any]] = {}
+    #: flat key -> section of the grouped form (empty: flat keys only)
+    GROUPS: ClassVar[dict[str, str]] = {}
+    #: flat key -> its name in its section, where that differs
+    WRITTEN_AS: ClassVar[dict[str, str]] = {}
 
     def unread_keys(self) -> set[str]:
         """Keys that have no effect with the other settings (a resume may differ in them)."""
         return set()
 
     @classmethod
+    def flatten(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The flat keys of ``values``, a config written flat, grouped (``GROUPS``) or both: a
+        section whose value is a mapping is a group (``model: gcn`` stays the flat key ``model``).
+        A key given both flat and in a section, in the wrong section, or unknown to its section is
+        an error."""
+        sections = set(cls.GROUPS.values())
+        flat = {k: v for k, v in values.items() if not (k in sections and isinstance(v, dict))}
+        for section in sections - set(cls.GROUPS):  # sections that are no flat key (data, training)
+            if section in flat:
+                raise ConfigError(f"config section {section!r} must be a mapping of its keys, got {flat[section]!r}")
+        for section, items in values.items():
+            if section in sections and isinstance(items, dict):
+                for name, value in cls._section_keys(section, items).items():
+                    if name in flat:
+                        raise ConfigError(f"config key {name!r} is given both at the top level and in section "
+                                          f"{section!r}; give it once")
+                    flat[name] = value
+        return flat
+
+    @classmethod
+    def _where(cls, key: str) -> str:
+        """Where ``key`` goes in the grouped form, for error messages."""
+        written = cls.WRITTEN_AS.get(key, key)
+        return f"section {cls.GROUPS[key]!r}" + (f" (as {written!r})" if written != key else "")
+
+    @classmethod
+    def _section_keys(cls, section: str, items: dict[str, Any]) -> dict[str, Any]:
+        """The flat keys of one section's ``items``."""
+        own = {cls.WRITTEN_AS.get(k, k): k for k, g in cls.GROUPS.items() if g == section}
+        default = next((f.default for f in dataclasses.fields(cls) if f.name == "method"), None)
+        method = items.get("name", default) if section == "method" else None
+        flat: dict[str, Any] = {}
+        options: dict[str, Any] = {}
+        for key, value in items.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"config section {section!r} must map key names to values, got key {key!r}")
+            if key in own:
+                flat[own[key]] = value
+            elif cls.GROUPS.get(key) == section:
+                raise ConfigError(f"config key {key!r} is written {cls.WRITTEN_AS[key]!r} in section {section!r}")
+            elif key in cls.GROUPS:
+                raise ConfigError(f"config key {key!r} belongs in {cls._where(key)}, not in section {section!r}")
+            elif section == "method" and method != "ugs":  # the method's own options
+                options[key] = value
+            else:
+                raise ConfigError(f"unknown config key {key!r} in section {section!r}; its keys: {sorted(own)}"
+                                  + (" (method 'ugs' has no options of its own)" if section == "method" else ""))
+        if options:
+            given = flat.get("method_options")
+            if not isinstance(given, dict):
+                flat["method_options"] = options if given is None else given  # not a mapping: _coerce says so
+            else:
+                twice = sorted(set(options) & set(given))
+                if twice:
+                    raise ConfigError(f"method option(s) {twice} given both in section 'method' and in its "
+                                      "'options'; give each once")
+                flat["method_options"] = {**given, **options}
+        return flat
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Any:
+        """A config from flat or grouped ``values`` (see :meth:`flatten`)."""
+        values = cls.flatten(values)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(names)}")
+            sections = f"; sections: {sorted(set(cls.GROUPS.values()))}" if cls.GROUPS else ""
+            raise ConfigError(f"unknown config key(s) {unknown}; valid keys: {sorted(names)}{sections}")
         if "dataset" not in values:
             raise ConfigError("config needs a 'dataset'")
         return cls(**{k: _coerce(k, v, cls.__dataclass_fields__[k].type) for k, v in values.items()})
@@ -97,11 +190,35 @@ class Config:
             raise ConfigError(f"{str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{str(path)!r} must hold a mapping of config keys")
+        values = cls.flatten(values)  # overrides replace a key given in a section
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(values)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every key, flat (what a run folder's ``config.yaml`` holds)."""
         return dataclasses.asdict(self)
+
+    def to_grouped(self) -> dict[str, Any]:
+        """Every key in its section of ``GROUPS`` (each section's own key first, as ``name``);
+        :meth:`from_dict` reads it back to this config. A method's options are written in its
+        section, or under ``options`` where one shares a name with a section key (or the method is
+        ``ugs``, whose section takes no options of its own)."""
+        flat = self.to_dict()
+        if not self.GROUPS:
+            return flat
+        grouped: dict[str, dict[str, Any]] = {section: {} for section in self.GROUPS.values()}
+        for key, section in self.GROUPS.items():  # in the table's order: each section's own key first
+            if key != "method_options":
+                grouped[section][self.WRITTEN_AS.get(key, key)] = flat[key]
+        options = flat.get("method_options")
+        if options:
+            method = grouped["method"]
+            nested = {k: v for k, v in options.items()
+                      if flat["method"] == "ugs" or k in method or k in self.GROUPS or k in ("name", "options")}
+            method.update({k: v for k, v in options.items() if k not in nested})
+            if nested:
+                method["options"] = nested
+        return grouped
 
     def _check(
         self,
@@ -189,6 +306,10 @@ class Config:
                 raise ConfigError(f"{str(saved)!r} is damaged (not YAML: {str(err).splitlines()[0]})") from None
             if not isinstance(written, dict):
                 raise ConfigError(f"{str(saved)!r} is damaged: it must hold a mapping of config keys")
+            try:
+                written = self.flatten(written)  # written flat by every version; grouped by hand
+            except ConfigError as err:
+                raise ConfigError(f"{str(saved)!r} is damaged: {err}") from None
             old = {**defaults, **self.LEGACY, **written}
             new = self.to_dict()
             skip = run_only | self.unread_keys()
@@ -242,6 +363,13 @@ class GLTConfig(Config):
     of the nodes into that many parts, for deep models (DeeperGCN on ogbn-proteins).
     ``distributed`` runs either on every process of a ``torchrun`` launch
     (:class:`~graphlottery.lottery.DistributedUGS`; ``batch_size`` is per process).
+
+    ``method``: the sparsifier (``ugs``, ``random``, ``teddy``, ``wdglt``, ``dspar``;
+    :data:`~graphlottery.sparsifiers.SPARSIFIERS`) with ``method_options``, its own options;
+    ``schedule``: ``imp`` (level after level from the previous ticket) or ``one_shot`` (each level
+    from the dense model). The UGS keys (``s1``, ``s2``, ``l1``, ...) configure the mask search of
+    every method that runs one. A config may be written grouped by concern (``data:``, ``model:``,
+    ``task:``, ``method:``, ``schedule:``, ``training:``; :data:`GLT_GROUPS`, :meth:`to_grouped`).
     """
 
     dataset: str
@@ -295,9 +423,15 @@ class GLTConfig(Config):
     distributed: bool = False
     device: str = "cpu"
     data_root: str | None = None
+    method: str = "ugs"
+    method_options: dict[str, Any] = field(default_factory=dict)
+    schedule: str = "imp"
 
     # runs written before ``scorer_hops`` existed: their edge scorer read the node features only
+    # (runs from before ``method`` / ``method_options`` / ``schedule`` ran their defaults: UGS, IMP)
     LEGACY: ClassVar[dict[str, Any]] = {"scorer_hops": 0}
+    GROUPS: ClassVar[dict[str, str]] = GLT_GROUPS
+    WRITTEN_AS: ClassVar[dict[str, str]] = WRITTEN_AS
 
     def unread_keys(self) -> set[str]:
         return set() if self.graph_mask == "inductive" else {"scorer_hops", "scorer_dim"}
@@ -309,6 +443,29 @@ class GLTConfig(Config):
         weights = features * width + max(self.layers - 2, 0) * width * width + width * outputs
         needed = 4 * (5 * weights + nodes * width)
         self.check_memory(needed, f"a {self.model} of hidden {self.hidden} on {nodes} nodes x {features} features")
+
+    def _check_method(self) -> None:
+        """The sparsifier ``method`` with its ``method_options`` runs on ``schedule`` and prunes
+        what ``prune_graph`` / ``prune_weight`` ask for (:func:`~graphlottery.sparsifiers.check_method`)."""
+        from graphlottery.sparsifiers import SPARSIFIERS, check_method
+
+        if not isinstance(self.method, str) or not isinstance(self.schedule, str):
+            raise ConfigError(f"method and schedule must be names, got {self.method!r}, {self.schedule!r}")
+        if not isinstance(self.method_options, dict) or not all(isinstance(k, str) for k in self.method_options):
+            raise ConfigError(f"method_options must be a mapping with string keys, got {self.method_options!r}")
+        self.method_options = dict(self.method_options)  # the caller's mapping is left as it was
+        if self.method in SPARSIFIERS:  # YAML reads 1e-3 as a string: numbers for numeric options
+            for f in dataclasses.fields(SPARSIFIERS[self.method].Options):
+                value = self.method_options.get(f.name)
+                if isinstance(f.default, float) and isinstance(value, str):
+                    try:
+                        self.method_options[f.name] = float(value)
+                    except ValueError:
+                        pass  # check_method names the option
+        try:
+            check_method(self.method, self.method_options, self.schedule, self.prune_graph > 0, self.prune_weight > 0)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
     def __post_init__(self) -> None:
         from graphlottery.data import DATASETS, TU
@@ -394,6 +551,7 @@ class GLTConfig(Config):
                 check_fraction(getattr(self, name), name)
             except ValueError as err:
                 raise ConfigError(str(err)) from None
+        self._check_method()
         if self.directed is None:
             self.directed = self.reference
         if self.mask_weight_decay is None:
