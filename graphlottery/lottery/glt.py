@@ -115,18 +115,10 @@ def build_task(config: GLTConfig, data, split: dict | None = None, model: torch.
     return None
 
 
-def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = True, split: dict | None = None,
-             model_fn: ModelFn | None = None) -> list[dict[str, Any]]:
-    """All rounds of one seed, resuming from ``out/seed_<seed>`` if it holds finished rounds."""
-    seed_dir = out / f"seed_{seed}"
-    seed_dir.mkdir(parents=True, exist_ok=True)
-    history_path = seed_dir / "history.json"
-    history: list[dict[str, Any]] = read_json(history_path, list) if history_path.is_file() else []
-    torch.manual_seed(seed)
-    build = model_fn if model_fn is not None else functools.partial(build_model, config)
-    model = build(data.num_features, output_width(config, data))
-    if config.init is not None:
-        load_encoder(model, config.init, dataset=config.dataset)
+def build_run(config: GLTConfig, data, seed: int, model: torch.nn.Module, split: dict | None = None,
+              progress: bool = False) -> UGS:
+    """The trainer of the config for ``model`` on ``data`` (:class:`~graphlottery.lottery.UGS`, or its
+    mini-batch / distributed form), with the config's hyper-parameters."""
     kind, mini = UGS, {}
     if config.batch_size is not None or config.num_parts is not None:
         kind = DistributedUGS if config.distributed else MiniBatchUGS
@@ -134,7 +126,6 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
                 "eval_num_neighbors": config.eval_num_neighbors, "num_parts": config.num_parts}
         if config.batch_size is not None:  # cluster batches leave MiniBatchUGS's default
             mini["batch_size"] = config.batch_size
-    writer = _rank() == 0
     scorer_features = None
     if config.graph_mask == "inductive":
         if data.x is None:
@@ -142,7 +133,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         scorer_features = context_features(data.x, data.edge_index, config.scorer_hops)
         if config.scorer_dim is not None:
             scorer_features = principal_components(scorer_features, config.scorer_dim)
-    ugs = kind(
+    return kind(
         model,
         data,
         build_task(config, data, split, model),
@@ -165,9 +156,25 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         dense_layers=config.dense_layers,
         seed=seed,
         device=config.device,
-        progress=progress and writer,
+        progress=progress,
         **mini,
     )
+
+
+def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = True, split: dict | None = None,
+             model_fn: ModelFn | None = None) -> list[dict[str, Any]]:
+    """All rounds of one seed, resuming from ``out/seed_<seed>`` if it holds finished rounds."""
+    seed_dir = out / f"seed_{seed}"
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    history_path = seed_dir / "history.json"
+    history: list[dict[str, Any]] = read_json(history_path, list) if history_path.is_file() else []
+    torch.manual_seed(seed)
+    build = model_fn if model_fn is not None else functools.partial(build_model, config)
+    model = build(data.num_features, output_width(config, data))
+    if config.init is not None:
+        load_encoder(model, config.init, dataset=config.dataset)
+    writer = _rank() == 0
+    ugs = build_run(config, data, seed, model, split, progress and writer)
     if isinstance(ugs, DistributedUGS):  # a process that cannot see --out would start again at round 0
         ugs.agree({"finished_rounds": len(history)}, f"when resuming {seed_dir}")
     if history:

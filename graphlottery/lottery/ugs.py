@@ -23,10 +23,11 @@ over processes. Pruning, the L1 sub-gradients, rewinding and tickets are shared.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -238,6 +239,38 @@ class UGS:
         self.round = 0
         self.search_result: dict[str, float] = {}  # best validation score and epoch of the last search
         self._kept: Tensor | None = None  # boolean [E]: the columns of the graph a phase propagates over
+        # what a sparsifier adds to training (see extend): loss terms on the full-batch output, transforms of the
+        # soft mask values the model sees, calls after every optimiser step
+        self.loss_terms: list[Callable[[Tensor], Tensor]] = []
+        self.mask_transforms: list[Callable[[Tensor], Tensor]] = []
+        self.after_step: list[Callable[[], None]] = []
+        self.on_best: list[Callable[[], None]] = []
+        self.best_output: Tensor | None = None  # the model's output at the best-validation epoch of retrain()
+        self._last_output: Tensor | None = None
+
+    @contextlib.contextmanager
+    def extend(self, loss: Callable[[Tensor], Tensor] | None = None,
+               transform: Callable[[Tensor], Tensor] | None = None,
+               after_step: Callable[[], None] | None = None,
+               on_best: Callable[[], None] | None = None) -> Iterator[None]:
+        """Within the block, add ``loss(out)`` to every full-batch loss, show the model
+        ``transform(values)`` instead of the soft mask values (their gradient still reaches the
+        scores), call ``after_step()`` after every optimiser step and ``on_best()`` when a retraining
+        epoch is the best on validation so far: how a
+        :class:`~graphlottery.sparsifiers.Sparsifier` changes training without owning the loop."""
+        if loss is not None and not self.full_batch_features:
+            raise ValueError(f"{type(self).__name__} trains on sampled subgraphs; a loss over the whole graph's "
+                             "output needs full-batch training (remove batch_size / num_parts)")
+        added = [(hooks, hook) for hooks, hook in ((self.loss_terms, loss), (self.mask_transforms, transform),
+                                                   (self.after_step, after_step), (self.on_best, on_best))
+                 if hook is not None]
+        for hooks, hook in added:
+            hooks.append(hook)
+        try:
+            yield
+        finally:
+            for hooks, hook in added:
+                hooks.remove(hook)
 
     # --- calling the model -----------------------------------------------------------------
     def _call(self, x: Tensor, graph_input: Tensor | Adjacency, mask: Tensor | None,
@@ -302,7 +335,10 @@ class UGS:
         if self.graph.score is None:
             return None
         if self.edge_scorer is None:
-            return self.graph.edge_weight(units)
+            values = self.graph.edge_weight(units)
+            for transform in self.mask_transforms if self.model.training else ():
+                values = transform(values)
+            return values
         kept, pairs, tiebreak = self._search_units  # pruned edges need no score
         scores = self.edge_scorer(self._scorer_features, pairs)
         self.graph.score.data.zero_().index_copy_(0, kept, scores.detach() * tiebreak)  # ties: random order
@@ -323,7 +359,11 @@ class UGS:
     def _losses(self, view: Any) -> Iterator[Tensor]:
         """The losses of one epoch's optimisation steps, in order (full batch: one)."""
         graph_input, units, _ = view
-        yield self.task.loss(self._call(self.x, graph_input, self._edge_weight(units), self._kept))
+        out = self._call(self.x, graph_input, self._edge_weight(units), self._kept)
+        loss = self.task.loss(out)
+        for term in self.loss_terms:
+            loss = loss + term(out)
+        yield loss
 
     def _reduce_gradients(self, params: list[Tensor]) -> None:
         """Combine the gradients of ``params`` across processes (one process: nothing to do)."""
@@ -336,6 +376,7 @@ class UGS:
         with torch.no_grad():
             weight = self._edge_weight(units)
             out = self._call(self.x, graph_input, weight, self._kept)
+            self._last_output = out
             if test_input is None:
                 return self.task.evaluate(out)
             if weight is not None:
@@ -368,6 +409,8 @@ class UGS:
                 if graph_l1:
                     pieces.l1_step(scores[0], self.s1, lr)
                 pieces.l1_step(scores[1], self.s2, lr)
+            for hook in self.after_step:
+                hook()
 
     def _check_mask_gradients(self, edge_score: Tensor, weight_scores: list[Tensor]) -> None:
         if self.edge_scorer is not None:
@@ -469,11 +512,15 @@ class UGS:
         view = self._view()
         optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best = {"val": -1.0, "test": 0.0, "epoch": 0}
+        self._last_output = None
         for epoch in self._epochs(self.retrain_epochs, "retrain"):
             self._fit_epoch(optimizer, view)
             val, test = self._evaluate(view)
             if val > best["val"]:
                 best = {"val": val, "test": test, "epoch": epoch}
+                self.best_output = self._last_output
+                for hook in self.on_best:
+                    hook()
         return best
 
     # --- rounds -----------------------------------------------------------------------------

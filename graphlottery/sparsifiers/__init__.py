@@ -1,0 +1,36 @@
+"""Graph sparsifiers on one interface: the method (:class:`Sparsifier`) apart from the schedule
+(``imp``, ``one_shot``) and the trainer (:class:`~graphlottery.lottery.UGS` and its mini-batch and
+distributed forms). :func:`make_sparsifier` builds one by name; :func:`sparsify` runs a schedule."""
+from __future__ import annotations
+
+from typing import Any
+
+from graphlottery.sparsifiers.base import SCHEDULES, Options, Selection, Sparsifier, level_targets, sparsify
+from graphlottery.sparsifiers.dspar import DSparSparsifier
+from graphlottery.sparsifiers.sinkhorn import sinkhorn_distance
+from graphlottery.sparsifiers.teddy import TeddySparsifier, teddy_scores
+from graphlottery.sparsifiers.ugs import RandomSparsifier, UGSSparsifier
+from graphlottery.sparsifiers.wdglt import WDGLTSparsifier, class_separation
+
+SPARSIFIERS: dict[str, type[Sparsifier]] = {
+    cls.name: cls for cls in (UGSSparsifier, RandomSparsifier, TeddySparsifier, WDGLTSparsifier, DSparSparsifier)
+}
+
+
+def make_sparsifier(name: str, options: dict[str, Any] | None = None) -> Sparsifier:
+    """The method ``name`` (see ``SPARSIFIERS``) with ``options`` (its ``Options`` keys)."""
+    if name not in SPARSIFIERS:
+        raise ValueError(f"unknown method {name!r}; methods: {sorted(SPARSIFIERS)}")
+    return SPARSIFIERS[name](**(options or {}))
+
+
+def check_method(name: str, options: dict[str, Any] | None, schedule: str, graph: bool, weights: bool) -> None:
+    """Raise ``ValueError`` for an unknown method, option or schedule, or a dimension the method
+    cannot prune, before anything trains (the dense-output check is left to the run)."""
+    method = make_sparsifier(name, options)
+    method.check(schedule, graph, weights, dense_output=0 if method.needs_dense else None)
+
+
+__all__ = ["SCHEDULES", "SPARSIFIERS", "DSparSparsifier", "Options", "RandomSparsifier", "Selection", "Sparsifier",
+           "TeddySparsifier", "UGSSparsifier", "WDGLTSparsifier", "check_method", "class_separation",
+           "level_targets", "make_sparsifier", "sinkhorn_distance", "sparsify", "teddy_scores"]
