@@ -230,6 +230,7 @@ def _jobs(bench: BenchConfig, out: Path) -> tuple[list[tuple], list[tuple]]:
                         continue
                     methods.append((config.to_dict(), seed, spec, sweep, bench.levels, str(folder),
                                     str(cell / f"seed_{seed}")))
+    methods.sort(key=lambda job: job[1])  # seed by seed: a bench cut short has every method on its first seeds
     return dense, methods
 
 
@@ -353,11 +354,13 @@ def summarise(bench: BenchConfig, cells: list[GLTConfig], out: Path) -> dict[str
                 folder = cell / _slug(spec) / sweep
                 records = {s: read_json(folder / f"seed_{s}.json", list) for s in bench.seeds
                            if (folder / f"seed_{s}.json").is_file()}
-                if len(records) < len(bench.seeds) or not all(records.values()):
+                records = {s: r for s, r in records.items() if len(r) >= bench.levels}  # finished seeds only
+                if not records:
                     continue
                 points = curve(records, sweep)
                 seconds = [sum(rec["seconds"] for rec in r) for r in records.values()]
                 result[sweep] = {
+                    "seeds": sorted(records),
                     "curve": points,
                     "extreme": extreme(points, sweep, dense),
                     "extreme_half": extreme(points, sweep, dense - HALF_POINT),

@@ -71,6 +71,25 @@ def _imp(args: argparse.Namespace) -> None:
     print(f"results: {args.out}/results.json, curve: {args.out}/curve.png")
 
 
+def _bench(args: argparse.Namespace) -> None:
+    import json
+
+    from graphlottery.bench import METHODS, SWEEPS, BenchConfig, format_table, main_quick, run_bench
+
+    out = Path(args.out or ("runs/bench_quick" if args.quick else "runs/bench"))
+    if args.quick:
+        print(json.dumps(main_quick(out, args.data_root, progress=not args.quiet)))
+        return
+    models, datasets = args.models or ["gcn", "gin", "gat"], args.datasets or ["Cora", "CiteSeer"]
+    configs = args.configs or [f"glt/{d.lower()}_{m}" for m in models for d in datasets]
+    bench = BenchConfig(configs=configs, methods=args.methods or list(METHODS), sweeps=args.sweeps or list(SWEEPS),
+                        seeds=args.seeds or [0, 1, 2, 3, 4], levels=args.levels, epochs=args.epochs, jobs=args.jobs,
+                        data_root=args.data_root, device=args.device or "cpu")
+    summary = run_bench(bench, out, progress=not args.quiet)
+    print(format_table(summary))
+    print(f"bench: {out}/bench.json, {out}/table.md, {out}/<cell>.png")
+
+
 def _watermark(args: argparse.Namespace) -> None:
     from graphlottery.watermark.command import embed_command, verify_command
 
@@ -198,6 +217,25 @@ def parser() -> argparse.ArgumentParser:
     init.add_argument("dest", nargs="?", help="file or folder to write (default ./<name>.yaml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(func=_init)
+
+    bench = sub.add_parser("bench", help="rank graph sparsifiers under one protocol (graph, weight and joint sweeps)")
+    bench.add_argument("--configs", nargs="+", help="GLT configs making the cells (default: glt/<dataset>_<model>)")
+    bench.add_argument("--models", nargs="+", help="models of the cells (default gcn gin gat)")
+    bench.add_argument("--datasets", nargs="+", help="datasets of the cells (default Cora CiteSeer)")
+    bench.add_argument("--methods", nargs="+",
+                       help="methods, with options as name:key=value,... (default ugs random teddy wdglt dspar)")
+    bench.add_argument("--sweeps", nargs="+", help="graph, weight, joint (default all three)")
+    bench.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0 1 2 3 4)")
+    bench.add_argument("--levels", type=int, default=20, help="levels per sweep, 1 - (1 - p)^k (default 20)")
+    bench.add_argument("--epochs", type=int, help="epochs of every phase (default: each config's)")
+    bench.add_argument("--jobs", type=int, default=1, help="jobs at a time, each in its own process (default 1)")
+    bench.add_argument("--device", help="cpu, cuda, ...")
+    bench.add_argument("--data-root", help="dataset folder (default $GRAPHLOTTERY_DATA or ~/.graphlottery/data)")
+    bench.add_argument("--out", help="output folder (default runs/bench, runs/bench_quick with --quick)")
+    bench.add_argument("--quick", action="store_true",
+                       help="GCN on Cora, 2 levels, 10 epochs, 2 seeds: one JSON line per method's extremes")
+    bench.add_argument("--quiet", action="store_true", help="no progress bars")
+    bench.set_defaults(func=_bench)
 
     summary = sub.add_parser("summary", help="print a finished run's table again")
     summary.add_argument("run", help="the run's --out folder")

@@ -37,7 +37,7 @@ from graphlottery.data.ogb import OGBG, OGBL, OGBN, OGBN_METRIC, load_ogbg, load
 from graphlottery.files import read_json, run_lock, save_figure, subplots, write_json
 from graphlottery.lottery.distributed import DistributedUGS, init_distributed
 from graphlottery.lottery.minibatch import MiniBatchUGS
-from graphlottery.lottery.ticket import Ticket
+from graphlottery.lottery.ticket import Ticket, load_weights, save_weights
 from graphlottery.lottery.ugs import UGS
 from graphlottery.masks import EdgeScorer, context_features, principal_components
 from graphlottery.nn import MODELS, PYG_MODELS, GINClassifier, MLPDecoder, load_encoder, pyg_model
@@ -181,10 +181,28 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
         ugs.load_ticket(Ticket.load(seed_dir / f"round_{len(history) - 1:02d}.pt"))
         if writer:
             print(f"resuming seed {seed} after round {len(history) - 1}", file=sys.stderr)
+    from graphlottery.sparsifiers import level_targets, make_sparsifier, sparsify  # they build on this package
+
+    method = make_sparsifier(config.method, config.method_options)
+    legacy = config.method == "ugs" and config.schedule == "imp"  # UGS.step: the same rounds as sparsify's
+    dense_path = seed_dir / "dense_output.pt"
+    if history and method.needs_dense:
+        method.setup(ugs, load_weights(dense_path)["output"])
+    elif history:
+        method.setup(ugs)
+    targets = level_targets(config.rounds, config.prune_graph, config.prune_weight)
     rounds = tqdm(range(len(history), config.rounds + 1), desc=f"seed {seed}", disable=not (progress and writer),
                   initial=len(history), total=config.rounds + 1)
     for r in rounds:
-        record = ugs.dense() if r == 0 else ugs.step()  # every process: these hold collectives
+        if r == 0:
+            record = ugs.dense()  # every process: these hold collectives
+            method.setup(ugs, ugs.best_output)
+            if method.needs_dense and writer:
+                save_weights({"output": ugs.best_output.float().cpu()}, dense_path)
+        elif legacy:
+            record = ugs.step()
+        else:
+            record = next(sparsify(ugs, method, config.schedule, targets, start=r - 1))
         if config.random_baseline and r > 0:
             record["random"] = ugs.random_baseline(record["graph_sparsity"], record["weight_sparsity"])
         ticket = ugs.ticket(config.to_dict())
@@ -222,7 +240,8 @@ def aggregate(config: GLTConfig, histories: dict[int, list[dict[str, Any]]], dat
         rounds.append(entry)
     metric = {"link": config.link_metric, "node": OGBN_METRIC.get(config.dataset.lower(), "accuracy"),
               "graph": "roc_auc" if config.dataset.lower() in OGBG else "accuracy"}[config.task]
-    return {"dataset": data_name, "model": config.model, "task": config.task, "metric": metric,
+    method = config.method + (f" ({config.schedule})" if config.schedule != "imp" else "")
+    return {"dataset": data_name, "model": config.model, "task": config.task, "metric": metric, "method": method,
             "seeds": list(histories), "mask_epochs": config.mask_epochs, "retrain_epochs": config.retrain_epochs,
             "rounds": rounds}
 
@@ -245,7 +264,7 @@ def plot_curve(results: dict[str, Any], path: Path) -> Path:
     for ax, key, label in zip(axes, ("graph_sparsity", "weight_sparsity"), ("graph sparsity", "weight sparsity")):
         xs = [100 * r[key] for r in rounds]
         ax.errorbar(xs, [100 * r["test"] for r in rounds], yerr=[100 * r["test_std"] for r in rounds],
-                    marker="o", ms=3, capsize=2, label="GLT (UGS)")
+                    marker="o", ms=3, capsize=2, label=f"GLT ({results.get('method', 'ugs')})")
         rand = [r for r in rounds if "random_test" in r]
         if rand:
             ax.errorbar([100 * r[key] for r in rand], [100 * r["random_test"] for r in rand],

@@ -1,0 +1,196 @@
+"""Graph sparsifiers on one interface: exact levels, each method's criterion, bad input."""
+import json
+
+import pytest
+import torch
+
+from graphlottery.lottery import UGS
+from graphlottery.nn import GCN, pyg_model
+from graphlottery.sparsifiers import (
+    class_separation,
+    level_targets,
+    make_sparsifier,
+    sinkhorn_distance,
+    sparsify,
+    teddy_scores,
+)
+from graphlottery.sparsifiers.dspar import sample_until
+
+METHODS = [("ugs", {}, "imp"), ("random", {}, "one_shot"), ("teddy", {}, "one_shot"), ("wdglt", {}, "imp"),
+           ("dspar", {}, "one_shot"), ("dspar", {"reweight": False}, "one_shot")]
+
+
+def _run(cora, model=None, prune=(0.2, 0.2), epochs=10):
+    torch.manual_seed(0)
+    model = model if model is not None else GCN(cora.num_features, 16, 2, 7)
+    return UGS(model, cora, mask_epochs=epochs, retrain_epochs=epochs, prune_graph=prune[0], prune_weight=prune[1])
+
+
+@pytest.mark.parametrize("name,options,schedule", METHODS)
+def test_every_method_reaches_each_level_exactly(cora, name, options, schedule):
+    run = _run(cora)
+    run.dense()
+    method = make_sparsifier(name, options)
+    method.setup(run, run.best_output)
+    weights = 0.0 if name == "dspar" else 0.2
+    targets = level_targets(2, 0.2, weights)
+    units, total = run.graph.num_units, sum(m.numel() for _, m in run.masks.items())
+    for (graph, weight), record in zip(targets, sparsify(run, method, schedule, targets)):
+        assert abs(record["graph_sparsity"] - graph) <= 1.0 / units
+        assert abs(record["weight_sparsity"] - weight) <= 1.0 / total
+        assert 0.4 < record["test"] <= 1.0  # it trained (chance is 1/7)
+
+
+def test_teddy_score_matches_its_definition_and_prunes_hub_edges_first():
+    # a hub (0) joined to 1..4, an edge 0-5, and a path 5-6-7 of low-degree nodes
+    pairs = [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5), (5, 6), (6, 7)]
+    src = torch.tensor([a for a, b in pairs] + [b for a, b in pairs])
+    dst = torch.tensor([b for a, b in pairs] + [a for a, b in pairs])
+    score = teddy_scores(src, dst, 8)
+    deg = torch.bincount(dst, minlength=8).float()
+    for e in range(src.numel()):
+        u, v = int(src[e]), int(dst[e])
+        mean = [sum(deg[int(w)] ** -0.5 for w in src[dst == x]) / deg[x] for x in (u, v)]
+        assert score[e] == pytest.approx(float(mean[0] / deg[u] * mean[1] / deg[v]), rel=1e-5)
+    assert score.argmin() in (4, 11)  # hub to the degree-2 node 5: the lowest, pruned first
+    assert score[6] == score.max()  # the end of the path: kept longest
+
+
+def test_dspar_draws_exactly_the_distinct_edges_asked_for_and_reweights_without_bias():
+    probs = torch.tensor([0.5, 0.2, 0.1, 0.1, 0.05, 0.05])
+    generator = torch.Generator().manual_seed(0)
+    counts, q = sample_until(probs, 4, None, generator)
+    assert int((counts > 0).sum()) == 4 and int(counts.sum()) == q
+    weights = torch.stack([sample_until(probs, None, 50, generator)[0] / (50 * probs) for _ in range(2000)])
+    assert torch.allclose(weights.mean(0), torch.ones(6), atol=0.1)  # E[count / (q p)] = 1 per edge
+
+
+def test_dspar_reference_keeps_fewer_edges_than_its_draws(cora):
+    run = _run(cora, prune=(0.3, 0.0))
+    method = make_sparsifier("dspar", {"reference": True})
+    method.setup(run)
+    record = next(sparsify(run, method, "one_shot", [(0.3, 0.0)]))
+    assert record["graph_sparsity"] > 0.35  # q = 0.7 |E| draws with replacement repeat edges
+
+
+def test_sinkhorn_is_batched_and_separates_clouds():
+    torch.manual_seed(0)
+    x, y = torch.rand(2, 30, 3), torch.rand(2, 40, 3)
+    batched = sinkhorn_distance(x, y)
+    assert torch.allclose(batched, torch.stack([sinkhorn_distance(x[i], y[i]) for i in range(2)]))
+    near, far = sinkhorn_distance(x[0], x[0] + 0.01), sinkhorn_distance(x[0], x[0] + 1.0)
+    assert far > 50 * near and far == pytest.approx(3.0, rel=0.1)  # every point moves by (1, 1, 1)
+
+
+def test_wasserstein_term_gives_edges_far_from_labels_a_gradient(cora):
+    """UGS's loss reaches only edges within two hops of a training node; WD-GLT's reaches all."""
+    def edges_with_gradient(extra):
+        run = _run(cora)
+        edge_score, _, _ = run.start_search()
+        view = run._view()
+        with run.extend(loss=extra):
+            next(run._losses(view)).backward()
+        return int((edge_score.grad != 0).sum()), edge_score.numel()
+
+    plain, units = edges_with_gradient(None)
+    separated, _ = edges_with_gradient(lambda out: -0.1 * class_separation(out, points=0))
+    assert plain < 0.85 * units and separated > 0.95 * units
+
+
+def test_class_separation_pushes_predicted_classes_apart():
+    out = torch.randn(200, 4, requires_grad=True)
+    before = float(class_separation(out.detach(), points=0))
+    (-class_separation(out, points=0)).backward()
+    with torch.no_grad():
+        after = float(class_separation(out - 1.0 * out.grad, points=0))
+    assert after > before
+    assert float(class_separation(torch.zeros(50, 3))) == 0.0  # one predicted class: nothing to separate
+
+
+def test_teddy_distils_and_projects_weights_on_any_pyg_model(cora):
+    model = pyg_model("pyg.GCN", cora.num_features, 16, 2, 7)
+    run = _run(cora, model=model)
+    run.dense()
+    method = make_sparsifier("teddy", {"distill": 1.0})
+    method.setup(run, run.best_output)
+    assert float(method._distill(run.best_output)) == pytest.approx(0.0, abs=1e-6)  # KL(p || p) = 0
+    record = next(sparsify(run, method, "one_shot", [(0.5, 0.9)]))
+    assert record["weight_sparsity"] == pytest.approx(0.9, abs=1e-4)
+    assert record["test"] > 0.4
+    for name, mask in run.masks.items():  # the ticket's pruned weights are zero in the trained model
+        assert bool((run.model.get_parameter(name).detach()[~mask] == 0).all())
+
+
+@pytest.mark.parametrize("name,options,schedule,targets,message", [
+    ("teddy", {}, "imp", [(0.1, 0.0)], "runs on the schedule"),
+    ("dspar", {}, "one_shot", [(0.1, 0.2)], "prunes only the graph"),
+    ("random", {}, "one_shot", [(1.0, 0.0)], r"must be in \[0, 1\)"),
+    ("teddy", {"distill": 0.1}, "one_shot", [(0.1, 0.0)], "distils from the dense model"),
+    ("ugs", {}, "gradual", [(0.1, 0.0)], "unknown schedule"),
+])
+def test_bad_requests_fail_before_training(cora, name, options, schedule, targets, message):
+    run = _run(cora)
+    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    method = make_sparsifier(name, options)
+    if name != "teddy":
+        method.setup(run)
+    else:
+        method.dense_output = None
+    with pytest.raises(ValueError, match=message):
+        next(sparsify(run, method, schedule, targets))
+    assert all(torch.equal(before[k], v) for k, v in run.model.state_dict().items())
+
+
+def test_unknown_methods_and_options_are_named():
+    with pytest.raises(ValueError, match="unknown method 'tedy'; methods"):
+        make_sparsifier("tedy")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['lamda'\] of method 'teddy'"):
+        make_sparsifier("teddy", {"lamda": 0.1})
+    with pytest.raises(ValueError, match="must be a number"):
+        make_sparsifier("wdglt", {"points": "many"})
+    with pytest.raises(ValueError, match=r"level_targets|prune_graph must be in \[0, 1\)"):
+        level_targets(3, 1.0, 0.2)
+
+
+def test_bench_writes_its_table_and_resumes(tmp_path, monkeypatch):
+    from graphlottery.bench import BenchConfig, quick_line, run_bench
+
+    config = tmp_path / "small.yaml"
+    config.write_text("dataset: Cora\nmodel: gcn\nhidden: 16\nprune_graph: 0.2\nprune_weight: 0.2\n")
+    bench = BenchConfig(configs=[str(config)], methods=["random", "teddy", "dspar"], sweeps=["graph", "weight"],
+                        seeds=[0, 1], levels=2, epochs=3)
+    summary = run_bench(bench, tmp_path / "out", progress=False)
+    cell = summary["cells"][0]
+    assert set(cell["methods"]) == {"random", "teddy", "dspar"}
+    assert set(cell["methods"]["dspar"]) == {"graph"}  # DSpar prunes no weights
+    curve = cell["methods"]["teddy"]["weight"]["curve"]
+    assert [round(p["weight_sparsity"], 3) for p in curve] == [0.2, 0.36]
+    assert all(len(p["per_seed"]) == 2 for p in curve)
+    for name in ("bench.json", "table.md", "gcn_cora.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert "| gcn_cora |" in (tmp_path / "out" / "table.md").read_text()
+    line = quick_line(summary)
+    assert line["methods"] == ["random", "teddy", "dspar"] and "graph_extreme" in line["teddy"]
+    records = tmp_path / "out" / "gcn_cora" / "teddy" / "graph" / "seed_1.json"
+    stamp = records.stat().st_mtime_ns
+    again = run_bench(bench, tmp_path / "out", progress=False)  # everything finished: nothing retrains
+    assert records.stat().st_mtime_ns == stamp
+    assert json.loads(json.dumps(again)) == json.loads(json.dumps(summary))
+
+
+def test_glt_runs_a_method_from_a_grouped_config_and_resumes(tmp_path):
+    from graphlottery import GLTConfig, run_glt
+
+    path = tmp_path / "teddy.yaml"
+    path.write_text("data: {dataset: Cora}\nmodel: {name: gcn, hidden: 16}\nmethod: {name: teddy, distill: 0.5}\n"
+                    "schedule: {name: one_shot, rounds: 2, prune_graph: 0.2, prune_weight: 0.5}\n"
+                    "training: {mask_epochs: 3, retrain_epochs: 3}\n")
+    config = GLTConfig.from_yaml(path)
+    results = run_glt(config, tmp_path / "run", progress=False)
+    assert results["method"] == "teddy (one_shot)"
+    assert [round(r["weight_sparsity"], 2) for r in results["rounds"]] == [0.0, 0.5, 0.75]
+    history = tmp_path / "run" / "seed_0" / "history.json"
+    full = json.loads(history.read_text())
+    history.write_text(json.dumps(full[:2]))  # as if killed after round 1
+    again = run_glt(config, tmp_path / "run", progress=False)
+    assert again["rounds"][2]["test"] == results["rounds"][2]["test"]
