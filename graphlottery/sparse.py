@@ -45,6 +45,17 @@ def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
             )
 
 
+def spmm(a: Tensor, x: Tensor) -> Tensor:
+    """``a @ x`` for a sparse CSR ``a`` and a dense ``x``. On CPU it writes into a fresh
+    ``empty`` tensor through ``addmm(..., beta=0, out=)``: ``a @ x`` zero-fills a result and
+    copies MKL's product into it, two extra passes that cost as much as the product at
+    GNN widths (beta 0 ignores the uninitialised memory)."""
+    if x.device.type != "cpu":
+        return a @ x
+    out = torch.empty((a.size(0), x.size(1)), dtype=x.dtype, device=x.device)
+    return torch.addmm(out, a, x, beta=0.0, out=out)
+
+
 def _csr_ptr(rows: Tensor, num_rows: int, dtype: torch.dtype) -> Tensor:
     return torch._convert_indices_from_coo_to_csr(rows, num_rows, out_int32=dtype == torch.int32)
 
@@ -130,11 +141,13 @@ class Adjacency:
             perm = self.__dict__["_sort"] = Permutation(self.perm)
         return perm.gather(edge_values)
 
-    def matmul(self, sorted_weight: Tensor | None, x: Tensor) -> Tensor:
-        """``A_w @ x`` for weights already in CSR order (``None``: all ones)."""
+    def matmul(self, sorted_weight: Tensor | None, x: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``A_w @ x`` for weights already in CSR order (``None``: all ones), plus ``bias`` if
+        given (added in place, as ``out.view(-1, *bias.shape) += bias``: ``[F]`` per row, or e.g.
+        ``[heads, F]`` for the rows of :meth:`multi_head`)."""
         if sorted_weight is None:
             sorted_weight = torch.ones(self.num_edges, dtype=x.dtype, device=x.device)
-        return _WeightedSpmm.apply(sorted_weight, x, self)
+        return _WeightedSpmm.apply(sorted_weight, x, self, bias)
 
     def sum_by_target(self, sorted_values: Tensor) -> Tensor:
         """Sum CSR-ordered edge values into their target nodes (shape ``[N, ...]``)."""
@@ -171,26 +184,32 @@ class _Gather(torch.autograd.Function):
 
 class _WeightedSpmm(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, weight: Tensor, x: Tensor, adj: Adjacency) -> Tensor:
+    def forward(ctx, weight: Tensor, x: Tensor, adj: Adjacency, bias: Tensor | None = None) -> Tensor:
         ctx.adj = adj
         ctx.save_for_backward(weight, x)
         a = torch.sparse_csr_tensor(adj.rowptr, adj.col, weight, (adj.num_nodes, adj.num_nodes))
-        return a @ x
+        out = spmm(a, x)
+        if bias is not None:
+            ctx.bias_shape = bias.shape
+            out.view(-1, *bias.shape).add_(bias)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
         weight, x = ctx.saved_tensors
         adj: Adjacency = ctx.adj
         n = adj.num_nodes
-        grad_w = grad_x = None
+        grad_w = grad_x = grad_bias = None
         grad_out = grad_out.contiguous()
+        if ctx.needs_input_grad[3]:
+            grad_bias = grad_out.view(-1, *ctx.bias_shape).sum(0)
         if ctx.needs_input_grad[0]:
             pattern = torch.sparse_csr_tensor(adj.rowptr, adj.col, weight.detach(), (n, n))
             grad_w = torch.sparse.sampled_addmm(pattern, grad_out, x.detach().t(), beta=0.0).values()
         if ctx.needs_input_grad[1]:
             a_t = torch.sparse_csr_tensor(adj.rowptr_t, adj.col_t, weight.detach()[adj.perm_t], (n, n))
-            grad_x = a_t @ grad_out
-        return grad_w, grad_x, None
+            grad_x = spmm(a_t, grad_out)
+        return grad_w, grad_x, None, grad_bias
 
 
 def as_adjacency(edge_index: Tensor | Adjacency, num_nodes: int) -> Adjacency:
@@ -257,11 +276,13 @@ class _CsrLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight: Tensor, x: Tensor) -> Tensor:
         ctx.x = x
-        return x @ weight.t().contiguous()
+        return spmm(x, weight.t().contiguous())
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
         x_t = getattr(ctx.x, "transposed", None)
         if x_t is None:
             x_t = _int32_csr(ctx.x.t().to_sparse_csr())
-        return (x_t @ grad_out.contiguous()).t(), None
+        # contiguous like the weight: the weight-mask hook's products and Adam run over this
+        # gradient, and elementwise ops on a transposed operand are ~10x slower on CPU
+        return spmm(x_t, grad_out.contiguous()).t().contiguous(), None
