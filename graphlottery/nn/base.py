@@ -21,12 +21,58 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
         return x
     if x.device.type != "cpu" or p >= 1.0:
         return F.dropout(x, p, training)
-    n = x.numel()
-    dtype, levels = (torch.int8, 256) if float(p * 256).is_integer() else (torch.int16, 65536)
-    per_word = 8 // dtype.itemsize
+    return x * _keep_mask(x, p).mul_(1.0 / (1.0 - p))
+
+
+def _keep_mask(x: Tensor, p: float) -> Tensor:
+    """The dropout keep-mask of ``x`` as 0/1 in ``x``'s dtype (written by the comparison itself:
+    casting a bool mask, or multiplying by one, is several times slower on CPU)."""
+    keep = torch.empty_like(x, memory_format=torch.contiguous_format)
+    return torch.ge(_random_bits(x.shape, p), _threshold(p), out=keep)
+
+
+def _levels(p: float) -> tuple[torch.dtype, int]:
+    return (torch.int8, 256) if float(p * 256).is_integer() else (torch.int16, 65536)
+
+
+def _threshold(p: float) -> int:
+    """An entry is kept where its random bits (see :func:`_random_bits`) are ``>=`` this."""
+    levels = _levels(p)[1]
+    return round(p * levels) - levels // 2
+
+
+def _random_bits(shape: torch.Size, p: float) -> Tensor:
+    """Uniform random integers of :func:`_levels`' width, one per entry of ``shape`` (CPU)."""
+    dtype = _levels(p)[0]
+    n, per_word = shape.numel(), 8 // dtype.itemsize
     bits = torch.empty((n + per_word - 1) // per_word, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
-    keep = bits.view(dtype)[:n].view(x.shape) >= round(p * levels) - levels // 2
-    return (x * keep.view(torch.uint8)).mul_(1.0 / (1.0 - p))
+    return bits.view(dtype)[:n].view(shape)
+
+
+def act_dropout(x: Tensor, act: Callable[[Tensor], Tensor], p: float, training: bool) -> Tensor:
+    """``dropout(act(x), p, training)``; for ``F.elu`` on CPU in one autograd op with the same
+    random draws, the dropout scale folded into the ELU and a backward of two passes over ``x``
+    (the hidden layer of a wide GAT is ``[N, 4096]``, where every pass costs milliseconds)."""
+    if act is not F.elu or p == 0.0 or not training or x.device.type != "cpu" or p >= 1.0 or x.dim() == 0:
+        return dropout(act(x), p, training)
+    return _EluDropout.apply(x, _keep_mask(x, p), 1.0 / (1.0 - p))
+
+
+class _EluDropout(torch.autograd.Function):
+    """``s * elu(x) * keep`` (``s = 1 / (1 - p)``, ``keep``: 0/1): an ELU of scale ``s``, whose
+    derivative is ``s`` where the output is positive and ``out + s`` elsewhere."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, keep: Tensor, scale: float) -> Tensor:
+        out = torch.ops.aten.elu(x, 1.0, scale, 1.0).mul_(keep)
+        ctx.scale = scale
+        ctx.save_for_backward(out, keep)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        out, keep = ctx.saved_tensors
+        return torch.ops.aten.elu_backward(grad, 1.0, ctx.scale, 1.0, True, out).mul_(keep), None, None
 
 
 def feature_dropout(x: Tensor, p: float, training: bool) -> Tensor:
@@ -39,13 +85,31 @@ def feature_dropout(x: Tensor, p: float, training: bool) -> Tensor:
 
 
 class Linear(nn.Linear):
-    """``nn.Linear`` that also accepts sparse CSR input (see :func:`~graphlottery.sparse.csr_linear`)."""
+    """``nn.Linear`` that also accepts sparse CSR input (see :func:`~graphlottery.sparse.csr_linear`).
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.layout == torch.sparse_csr:
+    ``lin(x, head_map)`` also returns per-head linear maps of the output, as ``[N, S * H]``
+    (column ``s * H + k``): with ``y = lin(x)`` viewed as ``[N, H, C]`` and ``head_map``
+    ``[H, S, C]``, ``sum_c y[n, k, c] * head_map[k, s, c]``. It is computed from ``x`` as
+    ``x @ M^T`` with ``M[s, k] = head_map[k, s] @ W_k`` (``[S * H, in]``), which reads ``x``
+    instead of the wider ``y`` and has a weight gradient in ``in`` columns (GAT's attention
+    scores on sparse or narrow input features). Inside ``forward``, so weight masks apply.
+    """
+
+    def forward(self, x: Tensor, head_map: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
+        sparse = x.layout == torch.sparse_csr
+        if sparse:
             out = csr_linear(x, self.weight)
-            return out if self.bias is None else out + self.bias
-        return super().forward(x)
+            out = out if self.bias is None else out + self.bias
+        else:
+            out = super().forward(x)
+        if head_map is None:
+            return out
+        heads, maps, width = head_map.shape
+        m = torch.bmm(head_map, self.weight.view(heads, width, -1)).transpose(0, 1).reshape(maps * heads, -1)
+        mapped = csr_linear(x, m) if sparse else F.linear(x, m)
+        if self.bias is not None:
+            mapped = mapped + torch.bmm(head_map, self.bias.view(heads, width, 1)).transpose(0, 1).reshape(-1)
+        return out, mapped
 
 
 def glorot_linear(in_channels: int, out_channels: int) -> Linear:
@@ -91,7 +155,7 @@ class MessagePassingStack(nn.Module):
         for i, conv in enumerate(self.convs):
             x = conv(x, adj, edge_weight)
             if i < len(self.convs) - 1:
-                x = dropout(self.act(x), self.dropout, self.training)
+                x = act_dropout(x, self.act, self.dropout, self.training)
         return x
 
 

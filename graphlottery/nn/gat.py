@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from graphlottery.nn.base import MessagePassingStack, dropout, glorot_linear, sorted_weight
+from graphlottery.nn.base import MessagePassingStack, dropout, glorot_linear
 from graphlottery.sparse import Adjacency, as_adjacency
 
 
@@ -61,20 +61,26 @@ class GATConv(MessagePassing):
     def forward(self, x: Tensor, edge_index: Tensor | Adjacency, edge_weight: Tensor | None = None) -> Tensor:
         adj = as_adjacency(edge_index, x.size(0))
         loops = adj.with_self_loops()
-        n, heads = x.size(0), self.heads
-        h = self.lin(x).view(n, heads, self.out_channels)
-        # both attention scores in one GEMM: h [N, H*C] @ block-diagonal [H*C, 2H]
-        eye = torch.eye(heads, dtype=h.dtype, device=h.device)
-        att = torch.cat([self.att_src, self.att_dst], 0)  # [2H, C]
-        blocks = (att.unsqueeze(-1) * torch.cat([eye, eye], 0).unsqueeze(1)).permute(2, 1, 0)  # [H, C, 2H]
-        score_src, score_dst = (h.reshape(n, -1) @ blocks.reshape(-1, 2 * heads)).split(heads, dim=1)
+        n, heads, width = x.size(0), self.heads, self.out_channels
+        if x.layout == torch.sparse_csr or x.size(1) < heads * width:
+            # the scores <h_k, a_k> = x (a_k W_k)^T from x: narrower than h, no pass over h
+            h, scores = self.lin(x, torch.stack([self.att_src, self.att_dst], 1))  # [N, 2H]
+        else:
+            h = self.lin(x)
+            # both attention scores in one GEMM: h [N, H*C] @ block-diagonal [H*C, 2H]
+            eye = torch.eye(heads, dtype=h.dtype, device=h.device)
+            att = torch.cat([self.att_src, self.att_dst], 0)  # [2H, C]
+            blocks = (att.unsqueeze(-1) * torch.cat([eye, eye], 0).unsqueeze(1)).permute(2, 1, 0)  # [H, C, 2H]
+            scores = h @ blocks.reshape(-1, 2 * heads)
+        score_src, score_dst = scores.split(heads, dim=1)
         logits = F.leaky_relu(score_src[loops.src] + score_dst[loops.dst], self.negative_slope)
-        mask = loops.sort(torch.cat([sorted_weight(adj, edge_weight, h), h.new_ones(n)]))
+        mask = adj.loop_weights(edge_weight, h)
         alpha = dropout(masked_attention(loops, logits, mask), self.attention_dropout, self.training)
         multi = loops.multi_head(heads)
-        out = multi.matmul(multi.sort(alpha.reshape(-1)), h.reshape(n * heads, self.out_channels))
-        out = out.view(n, -1) if self.concat else out.view(n, heads, -1).mean(1)
-        return out + self.bias
+        alpha = multi.sort(alpha.reshape(-1))
+        if self.concat:  # the bias added in place by the product ([H, C] per node)
+            return multi.matmul(alpha, h.reshape(n * heads, width), self.bias.view(heads, width)).view(n, -1)
+        return multi.matmul(alpha, h.reshape(n * heads, width)).view(n, heads, -1).mean(1) + self.bias
 
 
 class GAT(MessagePassingStack):
