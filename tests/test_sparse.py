@@ -83,3 +83,37 @@ def test_gathered_rows_of_sparse_features_equal_dense_indexing():
                 got.to_dense()
             assert got.layout == torch.sparse_csr and got.crow_indices().dtype == csr.col_indices().dtype
             assert torch.equal(got.to_dense(), x[index]) and torch.equal(gather_rows(x, index), x[index])
+
+
+def test_matmul_adds_a_bias_in_place_with_its_gradient(device):
+    """``matmul(w, x, bias)``: ``bias`` of ``[F]`` per row, or ``[heads, F]`` over the rows of
+    ``multi_head`` (node ``i``'s heads are rows ``i * heads + k``); a node without edges gets the bias."""
+    edge_index, n = random_graph(n=9, e=20)
+    adj = Adjacency(edge_index.to(device), n)
+    for heads in (1, 3):
+        graph = adj.multi_head(heads) if heads > 1 else adj
+        w = torch.rand(graph.num_edges, dtype=torch.double, device=device, requires_grad=True)
+        x = torch.randn(n * heads, 4, dtype=torch.double, device=device, requires_grad=True)
+        bias = torch.randn(heads, 4, dtype=torch.double, device=device, requires_grad=True)
+        out = graph.matmul(w, x, bias if heads > 1 else bias[0])
+        ref = (graph.matmul(w, x).view(n, heads, 4) + bias).view(n * heads, 4)
+        torch.testing.assert_close(out, ref)
+        g = torch.randn_like(out)
+        grads = torch.autograd.grad(out, (w, x, bias), g)
+        torch.testing.assert_close(grads, torch.autograd.grad(ref, (w, x, bias), g))
+
+
+def test_spmm_writes_every_entry():
+    """``spmm`` multiplies into uninitialised memory (``addmm`` with ``beta=0``): rows without
+    entries are zeros and earlier garbage (NaN) never leaks in."""
+    from graphlottery.sparse import spmm
+
+    a = torch.sparse_csr_tensor(torch.tensor([0, 1, 1, 3]), torch.tensor([2, 0, 2]), torch.tensor([1.0, 2.0, 3.0]),
+                                (3, 3))
+    for _ in range(3):
+        torch.full((64, 64), float("nan")).sum()  # leave NaN in freed memory
+        x = torch.randn(3, 5)
+        torch.testing.assert_close(spmm(a, x), a.to_dense() @ x)
+        empty = torch.sparse_csr_tensor(torch.zeros(4, dtype=torch.int64), torch.zeros(0, dtype=torch.int64),
+                                        torch.zeros(0), (3, 3))
+        assert torch.equal(spmm(empty, x), torch.zeros(3, 5))
