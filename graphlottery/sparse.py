@@ -261,6 +261,32 @@ def with_values(x: Tensor, values: Tensor) -> Tensor:
     return out
 
 
+def keep_entries(x: Tensor, values: Tensor, keep: Tensor) -> Tensor:
+    """A tensor from :func:`sparse_features` with new stored ``values`` of which only those where
+    ``keep`` (bool, same length) is true are stored (with its transpose, if ``x`` carries one).
+
+    Dropout on sparse features zeroes most stored values (60% for a GAT); dropping them from the
+    pattern makes both products of :func:`csr_linear` that much cheaper, and a sum without its
+    zero terms is the same sum."""
+    crow, col = x.crow_indices(), x.col_indices()
+    kept = keep.nonzero().view(-1)
+    values = values[kept]
+    zero = torch.zeros(1, dtype=torch.int64, device=keep.device)
+    before = torch.cat([zero, keep.cumsum(0)])  # kept entries before each stored entry, and in all
+    out = torch.sparse_csr_tensor(before[crow.long()].to(crow.dtype), col[kept], values, x.shape)
+    x_t = getattr(x, "transposed", None)
+    if x_t is not None:
+        perm = x.transpose_perm
+        keep_t = keep[perm]
+        kept_t = keep_t.nonzero().view(-1)
+        crow_t = x_t.crow_indices()
+        crow_t = torch.cat([zero, keep_t.cumsum(0)])[crow_t.long()].to(crow_t.dtype)
+        out.transpose_perm = before[perm[kept_t]]  # kept positions, in the kept transpose's order
+        out.transposed = torch.sparse_csr_tensor(crow_t, x_t.col_indices()[kept_t], values[out.transpose_perm],
+                                                 x_t.shape)
+    return out
+
+
 def _int32_csr(x: Tensor) -> Tensor:
     if x.values().numel() >= 2**31 or max(x.shape) >= 2**31:
         return x

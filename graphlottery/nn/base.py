@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphlottery.sparse import Adjacency, as_adjacency, csr_linear, with_values
+from graphlottery.sparse import Adjacency, as_adjacency, csr_linear, keep_entries, with_values
 
 
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
@@ -80,7 +80,11 @@ def feature_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     if p == 0.0 or not training:
         return x
     if x.layout == torch.sparse_csr:
-        return with_values(x, dropout(x.values(), p, training))
+        values = x.values()
+        if x.device.type != "cpu" or p >= 1.0 or values.requires_grad:
+            return with_values(x, dropout(values, p, training))
+        keep = _keep_mask(values, p)  # the draws of dropout(values)
+        return keep_entries(x, values * keep.mul(1.0 / (1.0 - p)), keep != 0)  # dropped entries not stored
     return dropout(x, p, training)
 
 

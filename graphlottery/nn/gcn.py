@@ -93,9 +93,8 @@ class GCNConv(MessagePassing):
             norm = GCNNorm.of(as_adjacency(edge_index, x.size(0)), edge_weight, x)
         if x.layout == torch.strided and self.lin.in_features < self.lin.out_features:
             out = self.lin(norm.loops.matmul(norm.weight, x))
-        else:
-            out = norm.loops.matmul(norm.weight, self.lin(x))
-        return out if self.bias is None else out + self.bias
+            return out if self.bias is None else out + self.bias
+        return norm.loops.matmul(norm.weight, self.lin(x), self.bias)  # the bias added by the product
 
 
 class GCN(MessagePassingStack):
