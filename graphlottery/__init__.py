@@ -18,6 +18,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "graphlottery.bench": (
+        "BenchConfig", "run_bench",
+    ),
     "graphlottery.coldbrew": (
         "ColdBrewConfig", "ColdBrewStudent", "ColdStartSplit", "StructuralEmbeddingGCN", "cold_start_split",
         "feature_contribution_ratio", "run_coldbrew",
@@ -50,6 +53,9 @@ _EXPORTS = {
     "graphlottery.nn": (
         "GAT", "GCN", "GIN", "Adjacency", "DeeperGCN", "GINEncoder", "GraphSAGE", "MLPDecoder", "load_encoder",
         "save_encoder",
+    ),
+    "graphlottery.sparsifiers": (
+        "SPARSIFIERS", "Selection", "Sparsifier", "level_targets", "make_sparsifier", "sparsify",
     ),
     "graphlottery.tasks": (
         "LinkPrediction", "NodeClassification", "OGBNodeClassification",

@@ -194,3 +194,16 @@ def test_glt_runs_a_method_from_a_grouped_config_and_resumes(tmp_path):
     history.write_text(json.dumps(full[:2]))  # as if killed after round 1
     again = run_glt(config, tmp_path / "run", progress=False)
     assert again["rounds"][2]["test"] == results["rounds"][2]["test"]
+
+
+def test_tutorial_own_method_block_runs():
+    """The "your own method" example of docs/tutorials/bench.md, as written."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "tutorials" / "bench.md").read_text()
+    block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(block, "bench.md", "exec"), namespace)  # noqa: S102 - our own docs
+    assert namespace["record"]["graph_sparsity"] == pytest.approx(1 - 0.8**3, abs=1e-3)
+    assert namespace["record"]["test"] > 0.5

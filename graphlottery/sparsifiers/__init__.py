@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphlottery.sparsifiers.agreement import AgreementSparsifier, agreement_scores
 from graphlottery.sparsifiers.base import SCHEDULES, Options, Selection, Sparsifier, level_targets, sparsify
 from graphlottery.sparsifiers.dspar import DSparSparsifier
 from graphlottery.sparsifiers.sinkhorn import sinkhorn_distance
@@ -13,7 +14,8 @@ from graphlottery.sparsifiers.ugs import RandomSparsifier, UGSSparsifier
 from graphlottery.sparsifiers.wdglt import WDGLTSparsifier, class_separation
 
 SPARSIFIERS: dict[str, type[Sparsifier]] = {
-    cls.name: cls for cls in (UGSSparsifier, RandomSparsifier, TeddySparsifier, WDGLTSparsifier, DSparSparsifier)
+    cls.name: cls for cls in (UGSSparsifier, RandomSparsifier, TeddySparsifier, WDGLTSparsifier, DSparSparsifier,
+                              AgreementSparsifier)
 }
 
 
@@ -31,6 +33,7 @@ def check_method(name: str, options: dict[str, Any] | None, schedule: str, graph
     method.check(schedule, graph, weights, dense_output=0 if method.needs_dense else None)
 
 
-__all__ = ["SCHEDULES", "SPARSIFIERS", "DSparSparsifier", "Options", "RandomSparsifier", "Selection", "Sparsifier",
-           "TeddySparsifier", "UGSSparsifier", "WDGLTSparsifier", "check_method", "class_separation",
-           "level_targets", "make_sparsifier", "sinkhorn_distance", "sparsify", "teddy_scores"]
+__all__ = ["SCHEDULES", "SPARSIFIERS", "AgreementSparsifier", "DSparSparsifier", "Options", "RandomSparsifier",
+           "Selection", "Sparsifier", "TeddySparsifier", "UGSSparsifier", "WDGLTSparsifier", "agreement_scores",
+           "check_method", "class_separation", "level_targets", "make_sparsifier", "sinkhorn_distance", "sparsify",
+           "teddy_scores"]
