@@ -38,7 +38,7 @@ from graphlottery.lottery.ticket import Ticket, load_weights, save_weights
 from graphlottery.sparsifiers import SPARSIFIERS, level_targets, make_sparsifier, sparsify
 
 SWEEPS = ("graph", "weight", "joint")
-METHODS = ("ugs", "random", "teddy", "wdglt", "dspar")
+METHODS = ("ugs", "random", "teddy", "wdglt", "dspar", "agreement")
 HALF_POINT = 0.005  # "dense - 0.5": half a point of accuracy
 
 # Published extreme sparsities (graph, weight; %) at which a ticket keeps dense accuracy, for the
