@@ -434,7 +434,13 @@ class GLTConfig(Config):
     WRITTEN_AS: ClassVar[dict[str, str]] = WRITTEN_AS
 
     def unread_keys(self) -> set[str]:
-        return set() if self.graph_mask == "inductive" else {"scorer_hops", "scorer_dim"}
+        from graphlottery.sparsifiers import SPARSIFIERS
+
+        unread = set() if self.graph_mask == "inductive" else {"scorer_hops", "scorer_dim"}
+        if not SPARSIFIERS[self.method].searches_masks:  # no soft-mask search: its keys do nothing
+            unread |= {"s1", "s2", "l1", "mask_epochs", "mask_noise", "mask_weight_decay", "early_bird_window",
+                       "early_bird_threshold", "graph_mask"}
+        return unread
 
     def check_model_memory(self, nodes: int, features: int, outputs: int) -> None:
         """Refuse a model that cannot fit: a lower bound of its memory (float32 weights, their mask

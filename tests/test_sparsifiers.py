@@ -194,6 +194,10 @@ def test_glt_runs_a_method_from_a_grouped_config_and_resumes(tmp_path):
     history.write_text(json.dumps(full[:2]))  # as if killed after round 1
     again = run_glt(config, tmp_path / "run", progress=False)
     assert again["rounds"][2]["test"] == results["rounds"][2]["test"]
+    unread = GLTConfig.from_yaml(path, s1=0.5, mask_epochs=7)  # TEDDY runs no mask search: these do nothing
+    assert run_glt(unread, tmp_path / "run", progress=False)["rounds"][2]["test"] == results["rounds"][2]["test"]
+    with pytest.raises(ValueError, match="different"):
+        run_glt(GLTConfig.from_yaml(path, lr=0.02), tmp_path / "run", progress=False)
 
 
 def test_tutorial_own_method_block_runs():

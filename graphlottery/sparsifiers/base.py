@@ -66,6 +66,7 @@ class Sparsifier:
     schedules: ClassVar[tuple[str, ...]] = SCHEDULES
     prunes: ClassVar[tuple[str, ...]] = ("graph", "weights")
     needs_dense: ClassVar[bool] = False  # reads the dense model's output (distillation)
+    searches_masks: ClassVar[bool] = False  # trains soft masks (UGS's search and its keys s1, s2, mask_epochs, ...)
     Options: ClassVar[type] = Options
 
     def __init__(self, **options: Any):

@@ -15,6 +15,7 @@ class UGSSparsifier(Sparsifier):
     trainer's (:class:`~graphlottery.lottery.UGS`); ``reference`` there too."""
 
     name = "ugs"
+    searches_masks = True
 
     def select(self, run, graph_fraction: float, weight_fraction: float) -> Selection:
         edge_scores, weight_scores = run.search_masks()

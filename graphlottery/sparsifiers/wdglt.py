@@ -61,6 +61,7 @@ class WDGLTSparsifier(Sparsifier):
     raised the loss most), and the gradient taken there updates the unmoved mask."""
 
     name = "wdglt"
+    searches_masks = True
     Options = WDGLTOptions
 
     def select(self, run, graph_fraction: float, weight_fraction: float) -> Selection:
