@@ -13,6 +13,7 @@ and no dense :math:`N \\times N` matrix is ever built.
 """
 from __future__ import annotations
 
+import sys
 import warnings
 
 import torch
@@ -45,12 +46,17 @@ def check_edge_index(edge_index: Tensor, num_nodes: int) -> None:
             )
 
 
+# addmm(beta=0) on CPU ignores what its output held with MKL's sparse BLAS (Linux builds); torch's
+# native fallback of some versions scales the output by beta instead, which keeps NaN garbage
+_ADDMM_IGNORES_OUTPUT = sys.platform.startswith("linux") and torch.backends.mkl.is_available()
+
+
 def spmm(a: Tensor, x: Tensor) -> Tensor:
-    """``a @ x`` for a sparse CSR ``a`` and a dense ``x``. On CPU it writes into a fresh
+    """``a @ x`` for a sparse CSR ``a`` and a dense ``x``. On CPU with MKL it writes into a fresh
     ``empty`` tensor through ``addmm(..., beta=0, out=)``: ``a @ x`` zero-fills a result and
     copies MKL's product into it, two extra passes that cost as much as the product at
     GNN widths (beta 0 ignores the uninitialised memory)."""
-    if x.device.type != "cpu":
+    if x.device.type != "cpu" or not _ADDMM_IGNORES_OUTPUT:
         return a @ x
     out = torch.empty((a.size(0), x.size(1)), dtype=x.dtype, device=x.device)
     return torch.addmm(out, a, x, beta=0.0, out=out)

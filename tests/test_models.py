@@ -219,20 +219,21 @@ def test_gat_equals_the_plain_computation_with_gradients(dtype, features, traini
         assert float((new - ref).abs().max()) <= tolerance * float(ref.abs().max())
 
 
-def test_elu_dropout_equals_dropout_of_elu():
-    """The hidden activation of the GAT stack (ELU and dropout in one op) draws what
-    ``dropout(elu(x))`` draws and gives its output exactly, and its gradient to rounding."""
+def test_fused_activation_dropout_equals_dropout_of_activation():
+    """The hidden activation of the GAT and GCN stacks (ELU or ReLU and dropout in one op) draws
+    what ``dropout(act(x))`` draws and gives its output exactly, and its gradient to rounding."""
     import torch.nn.functional as F
 
     from graphlottery.nn.base import act_dropout, dropout
 
     x = torch.randn(50, 33, dtype=torch.double, requires_grad=True)
     g = torch.randn(50, 33, dtype=torch.double)
-    for p in (0.6, 0.5, 0.1):
-        torch.manual_seed(3)
-        ref = dropout(F.elu(x), p, True)
-        torch.manual_seed(3)
-        out = act_dropout(x, F.elu, p, True)
-        assert torch.equal(out, ref)
-        torch.testing.assert_close(torch.autograd.grad(out, x, g), torch.autograd.grad(ref, x, g))
-    assert torch.equal(act_dropout(x, F.elu, 0.6, False), F.elu(x))
+    for act in (F.elu, F.relu):
+        for p in (0.6, 0.5, 0.1):
+            torch.manual_seed(3)
+            ref = dropout(act(x), p, True)
+            torch.manual_seed(3)
+            out = act_dropout(x, act, p, True)
+            assert torch.equal(out, ref)
+            torch.testing.assert_close(torch.autograd.grad(out, x, g), torch.autograd.grad(ref, x, g))
+        assert torch.equal(act_dropout(x, act, 0.6, False), act(x))

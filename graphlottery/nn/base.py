@@ -6,6 +6,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from graphlottery.sparse import Adjacency, as_adjacency, csr_linear, keep_entries, with_values
 
@@ -50,12 +51,30 @@ def _random_bits(shape: torch.Size, p: float) -> Tensor:
 
 
 def act_dropout(x: Tensor, act: Callable[[Tensor], Tensor], p: float, training: bool) -> Tensor:
-    """``dropout(act(x), p, training)``; for ``F.elu`` on CPU in one autograd op with the same
-    random draws, the dropout scale folded into the ELU and a backward of two passes over ``x``
-    (the hidden layer of a wide GAT is ``[N, 4096]``, where every pass costs milliseconds)."""
-    if act is not F.elu or p == 0.0 or not training or x.device.type != "cpu" or p >= 1.0 or x.dim() == 0:
+    """``dropout(act(x), p, training)``; for ``F.elu`` and ``F.relu`` on CPU one autograd op with
+    the same random draws and the same output, products in place and a backward of two passes
+    over ``x`` (the hidden layer of a wide GAT is ``[N, 4096]``: every pass costs milliseconds)."""
+    fused = {F.elu: _EluDropout, F.relu: _ReluDropout}.get(act)
+    if fused is None or p == 0.0 or not training or x.device.type != "cpu" or p >= 1.0 or x.dim() == 0:
         return dropout(act(x), p, training)
-    return _EluDropout.apply(x, _keep_mask(x, p), 1.0 / (1.0 - p))
+    return fused.apply(x, _keep_mask(x, p), 1.0 / (1.0 - p))
+
+
+class _ReluDropout(torch.autograd.Function):
+    """``relu(x) * keep * s``; the gradient passes (times ``s``) where the output is positive."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, keep: Tensor, scale: float) -> Tensor:
+        out = torch.relu(x).mul_(keep.mul_(scale))  # relu(x) * (keep * s), as dropout(relu(x))
+        ctx.scale = scale
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, out, 0.0).mul_(ctx.scale), None, None
 
 
 class _EluDropout(torch.autograd.Function):
@@ -70,6 +89,7 @@ class _EluDropout(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: Tensor):
         out, keep = ctx.saved_tensors
         return torch.ops.aten.elu_backward(grad, 1.0, ctx.scale, 1.0, True, out).mul_(keep), None, None
