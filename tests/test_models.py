@@ -237,3 +237,19 @@ def test_fused_activation_dropout_equals_dropout_of_activation():
             assert torch.equal(out, ref)
             torch.testing.assert_close(torch.autograd.grad(out, x, g), torch.autograd.grad(ref, x, g))
         assert torch.equal(act_dropout(x, act, 0.6, False), act(x))
+
+
+def test_linear_head_map_equals_mapping_the_output():
+    """``Linear(x, head_map)`` (GAT's scores from the input) equals mapping each head of the
+    output, with a bias too, for dense and sparse CSR input."""
+    from graphlottery.nn.base import Linear
+
+    torch.manual_seed(0)
+    lin = Linear(7, 3 * 4, bias=True).double()
+    head_map = torch.randn(3, 2, 4, dtype=torch.double)
+    x = torch.randn(10, 7, dtype=torch.double) * (torch.rand(10, 7) < 0.4)
+    for inp in (x, sparse_features(x)):
+        out, mapped = lin(inp, head_map)
+        torch.testing.assert_close(out, lin(x))
+        expected = torch.einsum("nkc,ksc->nsk", out.view(10, 3, 4), head_map).reshape(10, 6)
+        torch.testing.assert_close(mapped, expected)

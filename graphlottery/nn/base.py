@@ -129,7 +129,7 @@ class Linear(nn.Linear):
         if head_map is None:
             return out
         heads, maps, width = head_map.shape
-        m = torch.bmm(head_map, self.weight.view(heads, width, -1)).transpose(0, 1).reshape(maps * heads, -1)
+        m = torch.bmm(head_map, self.weight.reshape(heads, width, -1)).transpose(0, 1).reshape(maps * heads, -1)
         mapped = csr_linear(x, m) if sparse else F.linear(x, m)
         if self.bias is not None:
             mapped = mapped + torch.bmm(head_map, self.bias.view(heads, width, 1)).transpose(0, 1).reshape(-1)
