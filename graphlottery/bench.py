@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import multiprocessing
 import os
 import resource
@@ -35,16 +36,17 @@ from graphlottery.bundled import resolve_config
 from graphlottery.config import ConfigError, GLTConfig
 from graphlottery.files import read_json, run_lock, save_figure, subplots, write_json, write_text
 from graphlottery.lottery.ticket import Ticket, load_weights, save_weights
-from graphlottery.sparsifiers import SPARSIFIERS, level_targets, make_sparsifier, sparsify
+from graphlottery.sparsifiers import SPARSIFIERS, check_method, level_targets, make_sparsifier, sparsify
 
 SWEEPS = ("graph", "weight", "joint")
 METHODS = ("ugs", "random", "teddy", "wdglt", "dspar", "agreement")
 HALF_POINT = 0.005  # "dense - 0.5": half a point of accuracy
 
-# Published extreme sparsities (graph, weight; %) at which a ticket keeps dense accuracy, for the
-# joint sweep: UGS and random pruning as re-measured in ACE-GLT's table (mean over its seeds; None:
-# no winning ticket at any sparsity). TEDDY, WD-GLT and DSpar publish no figure that could be read
-# here (their tables were not retrievable); they are compared with the other methods only.
+# Published extreme sparsities (graph, weight; %) at which a ticket keeps dense accuracy: UGS and
+# random pruning as re-measured in ACE-GLT's table (None: no winning ticket). Its pairs such as
+# (none, 67.23) cannot come from one level of a joint schedule, so they are read as the extremes of
+# a graph and a weight dimension and compared with our graph and weight sweeps. TEDDY, WD-GLT and
+# DSpar publish no figure that could be read here (their tables were not retrievable).
 PUBLISHED: dict[tuple[str, str, str], tuple[float | None, float | None]] = {
     ("ugs", "gcn", "cora"): (None, 67.23), ("ugs", "gcn", "citeseer"): (32.20, 36.14),
     ("ugs", "gin", "cora"): (24.36, 90.96), ("ugs", "gin", "citeseer"): (26.48, 96.49),
@@ -81,8 +83,9 @@ class BenchConfig:
         if self.levels < 1 or self.jobs < 1 or not self.seeds or (self.epochs is not None and self.epochs < 1):
             raise ConfigError(f"levels, jobs and epochs must be positive and seeds not empty, got levels "
                               f"{self.levels}, jobs {self.jobs}, epochs {self.epochs}, seeds {self.seeds}")
-        if len(set(self.methods)) != len(self.methods):
-            raise ConfigError(f"a method is listed twice in {self.methods}")
+        for what, items in (("method", self.methods), ("seed", self.seeds), ("sweep", self.sweeps)):
+            if len(set(items)) != len(items):
+                raise ConfigError(f"a {what} is listed twice in {items}")
 
     def cells(self) -> list[GLTConfig]:
         """The cells' configs, with the bench's seeds, device, data root and epochs."""
@@ -96,6 +99,20 @@ class BenchConfig:
             config = GLTConfig.from_yaml(path, **overrides)
             if config.task != "node":
                 raise ConfigError(f"{name}: the bench ranks node classification; got task {config.task!r}")
+            for sweep in self.sweeps:
+                graph, weight = sweep_prune(config, sweep)
+                if (sweep != "weight" and graph == 0) or (sweep != "graph" and weight == 0):
+                    raise ConfigError(f"{name}: the {sweep} sweep needs prune_graph / prune_weight > 0 (the "
+                                      f"fraction per level), got {config.prune_graph} / {config.prune_weight}")
+                for spec in self.methods:
+                    if method_applies(spec, sweep):
+                        method_name, options = parse_method(spec)
+                        try:
+                            check_method(method_name, options, SPARSIFIERS[method_name].schedules[0], graph > 0,
+                                         weight > 0, full_batch=config.batch_size is None and config.num_parts is None,
+                                         edge_scorer=config.graph_mask == "inductive")
+                        except ValueError as err:
+                            raise ConfigError(f"{name}: {err}") from None
             cells.append(config)
         return cells
 
@@ -149,19 +166,35 @@ def method_applies(spec: str, sweep: str) -> bool:
 
 
 # --- jobs (each in its own process) ------------------------------------------------------------
+def _reset_peak_memory(device: str) -> None:
+    """Start a job's peak-memory count: CUDA's allocator statistics; on Linux the process's peak
+    resident set (``/proc/self/clear_refs``), so jobs run one after another in one process each
+    report their own."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # elsewhere: the process's peak so far (_peak_memory_mib says so by its source)
+
+
 def _peak_memory_mib(device: str) -> float:
     if torch.device(device).type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _trainer(config: GLTConfig, seed: int):
-    from graphlottery.lottery.glt import build_model, build_run, load_data, output_width
+    from graphlottery.lottery.glt import build_run, load_data, seed_model
 
+    _reset_peak_memory(config.device)
     data, _ = load_data(config)
-    torch.manual_seed(seed)
-    model = build_model(config, data.num_features, output_width(config, data))
-    return build_run(config, data, seed, model)
+    return build_run(config, data, seed, seed_model(config, data, seed))
 
 
 def dense_job(config: dict[str, Any], seed: int, folder: str) -> dict[str, Any]:
@@ -169,7 +202,8 @@ def dense_job(config: dict[str, Any], seed: int, folder: str) -> dict[str, Any]:
     cfg = GLTConfig.from_dict(config)
     run = _trainer(cfg, seed)
     record = run.dense()
-    save_weights({"output": run.best_output.float().cpu()}, Path(folder) / "dense.pt")
+    if run.best_output is not None:  # what distillation and agreement read
+        save_weights({"output": run.best_output.float().cpu()}, Path(folder) / "dense.pt")
     record["peak_mib"] = _peak_memory_mib(cfg.device)
     write_json(Path(folder) / "dense.json", record)
     return record
@@ -208,10 +242,30 @@ def method_job(config: dict[str, Any], seed: int, spec: str, sweep: str, levels:
 
 
 # --- the bench ----------------------------------------------------------------------------------
+RUN_ONLY = ("seeds", "device", "data_root", "rounds", "random_baseline")  # keys a resumed job may change
+
+
+def _same_job(folder: Path, setting: dict[str, Any]) -> None:
+    """Record what a job folder's results come from, or refuse a different setting there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    setting = json.loads(json.dumps(setting))
+    path = folder / "job.json"
+    if not path.is_file():
+        write_json(path, setting)
+        return
+    old = read_json(path, dict)
+    changed = sorted(k for k in {*old, *setting} if old.get(k) != setting.get(k))
+    if changed:
+        raise ConfigError(f"{str(folder)!r} holds results with different {changed}; use another --out or the same "
+                          "settings")
+
+
 def _jobs(bench: BenchConfig, out: Path) -> tuple[list[tuple], list[tuple]]:
     dense, methods = [], []
     for config in bench.cells():
         cell = out / cell_name(config)
+        setting = {k: v for k, v in config.to_dict().items() if k not in RUN_ONLY}
+        _same_job(cell, setting)
         for seed in bench.seeds:
             folder = cell / f"seed_{seed}"
             if not (folder / "dense.json").is_file():
@@ -222,7 +276,7 @@ def _jobs(bench: BenchConfig, out: Path) -> tuple[list[tuple], list[tuple]]:
                 if not method_applies(spec, sweep):
                     continue
                 folder = cell / _slug(spec) / sweep
-                folder.mkdir(parents=True, exist_ok=True)
+                _same_job(folder, {"method": spec, "sweep": sweep})
                 for seed in bench.seeds:
                     done = folder / f"seed_{seed}.json"
                     if done.is_file() and len(read_json(done, list)) >= bench.levels and \
@@ -338,11 +392,10 @@ def summarise(bench: BenchConfig, cells: list[GLTConfig], out: Path) -> dict[str
     summary: dict[str, Any] = {"seeds": bench.seeds, "levels": bench.levels, "cells": []}
     for config in cells:
         cell = out / cell_name(config)
-        dense_records = [read_json(cell / f"seed_{s}" / "dense.json", dict) for s in bench.seeds]
-        dense = _mean([r["test"] for r in dense_records])
+        dense_tests = {s: read_json(cell / f"seed_{s}" / "dense.json", dict)["test"] for s in bench.seeds}
         entry: dict[str, Any] = {
             "cell": cell_name(config), "model": config.model, "dataset": config.dataset,
-            "dense": dense, "dense_std": _std([r["test"] for r in dense_records]),
+            "dense": _mean(list(dense_tests.values())), "dense_std": _std(list(dense_tests.values())),
             "hyper": {k: getattr(config, k) for k in ("hidden", "layers", "lr", "weight_decay", "mask_epochs",
                                                      "retrain_epochs", "prune_graph", "prune_weight")},
             "methods": {}}
@@ -354,13 +407,15 @@ def summarise(bench: BenchConfig, cells: list[GLTConfig], out: Path) -> dict[str
                 folder = cell / _slug(spec) / sweep
                 records = {s: read_json(folder / f"seed_{s}.json", list) for s in bench.seeds
                            if (folder / f"seed_{s}.json").is_file()}
-                records = {s: r for s, r in records.items() if len(r) >= bench.levels}  # finished seeds only
+                records = {s: r[:bench.levels] for s, r in records.items() if len(r) >= bench.levels}  # finished
                 if not records:
                     continue
+                dense = _mean([dense_tests[s] for s in records])  # the same seeds as the curve
                 points = curve(records, sweep)
                 seconds = [sum(rec["seconds"] for rec in r) for r in records.values()]
                 result[sweep] = {
                     "seeds": sorted(records),
+                    "dense": dense,
                     "curve": points,
                     "extreme": extreme(points, sweep, dense),
                     "extreme_half": extreme(points, sweep, dense - HALF_POINT),
@@ -369,10 +424,11 @@ def summarise(bench: BenchConfig, cells: list[GLTConfig], out: Path) -> dict[str
                     "peak_mib": max(r[-1].get("peak_mib", 0.0) for r in records.values()),
                 }
                 published = PUBLISHED.get((parse_method(spec)[0], config.model, config.dataset.lower()))
-                if sweep == "joint" and published is not None and not parse_method(spec)[1]:
-                    result[sweep]["published"] = {"graph": published[0], "weight": published[1], "source": "ACE-GLT"}
-                    result[sweep]["verdict"] = {k: _verdict(result[sweep]["extreme"], published[i], k)
-                                                for i, k in enumerate(("graph", "weight"))}
+                if sweep != "joint" and published is not None and not parse_method(spec)[1]:
+                    value = published[0 if sweep == "graph" else 1]
+                    key = "graph" if sweep == "graph" else "weight"
+                    result[sweep]["published"] = {"extreme": value, "source": "ACE-GLT"}
+                    result[sweep]["verdict"] = _verdict(result[sweep]["extreme"], value, key)
             entry["methods"][spec] = result
         ugs = entry["methods"].get("ugs", {})
         for result in entry["methods"].values():
@@ -406,7 +462,7 @@ def format_table(summary: dict[str, Any]) -> str:
                     shown_half = "–" if half is None else f"{_pct(half, 'graph')} / {_pct(half, 'weight')}"
                 else:
                     shown, shown_half = _pct(ext, key), _pct(half, key)
-                pub = "; ".join(r["verdict"].values()) if "verdict" in r else ""
+                pub = r.get("verdict", "")
                 lines.append(
                     f"| {cell['cell']} | {100 * cell['dense']:.2f} ± {100 * cell['dense_std']:.2f} | {spec} "
                     f"| {sweep} | "

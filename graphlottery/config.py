@@ -469,7 +469,9 @@ class GLTConfig(Config):
                     except ValueError:
                         pass  # check_method names the option
         try:
-            check_method(self.method, self.method_options, self.schedule, self.prune_graph > 0, self.prune_weight > 0)
+            check_method(self.method, self.method_options, self.schedule, self.prune_graph > 0, self.prune_weight > 0,
+                         task=self.task, full_batch=self.batch_size is None and self.num_parts is None,
+                         edge_scorer=self.graph_mask == "inductive")
         except ValueError as err:
             raise ConfigError(str(err)) from None
 

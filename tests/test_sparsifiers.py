@@ -17,7 +17,7 @@ from graphlottery.sparsifiers import (
 from graphlottery.sparsifiers.dspar import sample_until
 
 METHODS = [("ugs", {}, "imp"), ("random", {}, "one_shot"), ("teddy", {}, "one_shot"), ("wdglt", {}, "imp"),
-           ("dspar", {}, "one_shot"), ("dspar", {"reweight": False}, "one_shot")]
+           ("dspar", {}, "one_shot"), ("dspar", {"reweight": False}, "one_shot"), ("agreement", {}, "one_shot")]
 
 
 def _run(cora, model=None, prune=(0.2, 0.2), epochs=10):
@@ -32,7 +32,7 @@ def test_every_method_reaches_each_level_exactly(cora, name, options, schedule):
     run.dense()
     method = make_sparsifier(name, options)
     method.setup(run, run.best_output)
-    weights = 0.0 if name == "dspar" else 0.2
+    weights = 0.0 if name in ("dspar", "agreement") else 0.2
     targets = level_targets(2, 0.2, weights)
     units, total = run.graph.num_units, sum(m.numel() for _, m in run.masks.items())
     for (graph, weight), record in zip(targets, sparsify(run, method, schedule, targets)):
@@ -108,24 +108,23 @@ def test_class_separation_pushes_predicted_classes_apart():
 
 
 def test_teddy_distils_and_projects_weights_on_any_pyg_model(cora):
+    torch.manual_seed(0)
     model = pyg_model("pyg.GCN", cora.num_features, 16, 2, 7)
-    run = _run(cora, model=model)
+    run = _run(cora, model=model, epochs=30)
     run.dense()
     method = make_sparsifier("teddy", {"distill": 1.0})
     method.setup(run, run.best_output)
     assert float(method._distill(run.best_output)) == pytest.approx(0.0, abs=1e-6)  # KL(p || p) = 0
     record = next(sparsify(run, method, "one_shot", [(0.5, 0.9)]))
-    assert record["weight_sparsity"] == pytest.approx(0.9, abs=1e-4)
-    assert record["test"] > 0.4
-    for name, mask in run.masks.items():  # the ticket's pruned weights are zero in the trained model
-        assert bool((run.model.get_parameter(name).detach()[~mask] == 0).all())
+    assert record["weight_sparsity"] == pytest.approx(0.9, abs=1e-4)  # the best epoch's support, exact
+    assert record["test"] > 0.5
 
 
 @pytest.mark.parametrize("name,options,schedule,targets,message", [
     ("teddy", {}, "imp", [(0.1, 0.0)], "runs on the schedule"),
     ("dspar", {}, "one_shot", [(0.1, 0.2)], "prunes only the graph"),
     ("random", {}, "one_shot", [(1.0, 0.0)], r"must be in \[0, 1\)"),
-    ("teddy", {"distill": 0.1}, "one_shot", [(0.1, 0.0)], "distils from the dense model"),
+    ("teddy", {"distill": 0.1}, "one_shot", [(0.1, 0.0)], "reads the dense model.s output"),
     ("ugs", {}, "gradual", [(0.1, 0.0)], "unknown schedule"),
 ])
 def test_bad_requests_fail_before_training(cora, name, options, schedule, targets, message):
@@ -146,8 +145,10 @@ def test_unknown_methods_and_options_are_named():
         make_sparsifier("tedy")
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['lamda'\] of method 'teddy'"):
         make_sparsifier("teddy", {"lamda": 0.1})
+    with pytest.raises(ValueError, match="must be an integer"):
+        make_sparsifier("wdglt", {"points": 1.5})
     with pytest.raises(ValueError, match="must be a number"):
-        make_sparsifier("wdglt", {"points": "many"})
+        make_sparsifier("wdglt", {"wd_weight": "much"})
     with pytest.raises(ValueError, match=r"level_targets|prune_graph must be in \[0, 1\)"):
         level_targets(3, 1.0, 0.2)
 
@@ -211,3 +212,36 @@ def test_tutorial_own_method_block_runs():
     exec(compile(block, "bench.md", "exec"), namespace)  # noqa: S102 - our own docs
     assert namespace["record"]["graph_sparsity"] == pytest.approx(1 - 0.8**3, abs=1e-3)
     assert namespace["record"]["test"] > 0.5
+
+
+@pytest.mark.parametrize("keys,message", [
+    ({"method": "teddy", "schedule": "one_shot", "batch_size": 64}, "runs full-batch"),
+    ({"method": "dspar", "schedule": "one_shot", "prune_weight": 0, "graph_mask": "inductive"}, "UGS's"),
+    ({"method": "agreement", "schedule": "one_shot", "prune_weight": 0, "task": "link"}, "not 'link'"),
+])
+def test_configs_a_method_cannot_run_are_refused(keys, message):
+    from graphlottery import ConfigError, GLTConfig
+
+    with pytest.raises(ConfigError, match=message):
+        GLTConfig.from_dict({"dataset": "Cora", **keys})
+
+
+def test_bench_resumes_an_iterative_method_from_its_ticket_and_refuses_other_settings(tmp_path):
+    from graphlottery import ConfigError
+    from graphlottery.bench import BenchConfig, run_bench
+
+    config = tmp_path / "small.yaml"
+    config.write_text("dataset: Cora\nmodel: gcn\nhidden: 16\nprune_graph: 0.2\nprune_weight: 0.2\n")
+
+    def bench(levels, out, **kw):
+        return BenchConfig(configs=[str(config)], methods=["ugs"], sweeps=["joint"], seeds=[0], levels=levels,
+                           epochs=kw.get("epochs", 4))
+
+    run_bench(bench(1, "a"), tmp_path / "a", progress=False)
+    resumed = run_bench(bench(2, "a"), tmp_path / "a", progress=False)  # level 2 from level 1's ticket
+    fresh = run_bench(bench(2, "b"), tmp_path / "b", progress=False)
+    tests = [[p["test"] for p in r["cells"][0]["methods"]["ugs"]["joint"]["curve"]] for r in (resumed, fresh)]
+    assert tests[0] == tests[1] and len(tests[0]) == 2
+    assert sorted(p.name for p in (tmp_path / "a" / "gcn_cora" / "ugs" / "joint").glob("*.pt")) == ["seed_0_2.pt"]
+    with pytest.raises(ConfigError, match="different"):
+        run_bench(bench(2, "a", epochs=5), tmp_path / "a", progress=False)

@@ -115,6 +115,17 @@ def build_task(config: GLTConfig, data, split: dict | None = None, model: torch.
     return None
 
 
+def seed_model(config: GLTConfig, data, seed: int, model_fn: ModelFn | None = None) -> torch.nn.Module:
+    """The seed's model: built right after ``torch.manual_seed(seed)`` (the config's, or
+    ``model_fn``'s), with the ``init`` encoder's weights loaded when the config names one."""
+    torch.manual_seed(seed)
+    build = model_fn if model_fn is not None else functools.partial(build_model, config)
+    model = build(data.num_features, output_width(config, data))
+    if config.init is not None:
+        load_encoder(model, config.init, dataset=config.dataset)
+    return model
+
+
 def build_run(config: GLTConfig, data, seed: int, model: torch.nn.Module, split: dict | None = None,
               progress: bool = False) -> UGS:
     """The trainer of the config for ``model`` on ``data`` (:class:`~graphlottery.lottery.UGS`, or its
@@ -168,11 +179,7 @@ def run_seed(config: GLTConfig, data, seed: int, out: Path, progress: bool = Tru
     seed_dir.mkdir(parents=True, exist_ok=True)
     history_path = seed_dir / "history.json"
     history: list[dict[str, Any]] = read_json(history_path, list) if history_path.is_file() else []
-    torch.manual_seed(seed)
-    build = model_fn if model_fn is not None else functools.partial(build_model, config)
-    model = build(data.num_features, output_width(config, data))
-    if config.init is not None:
-        load_encoder(model, config.init, dataset=config.dataset)
+    model = seed_model(config, data, seed, model_fn)
     writer = _rank() == 0
     ugs = build_run(config, data, seed, model, split, progress and writer)
     if isinstance(ugs, DistributedUGS):  # a process that cannot see --out would start again at round 0

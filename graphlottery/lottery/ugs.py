@@ -242,7 +242,7 @@ class UGS:
         # what a sparsifier adds to training (see extend): loss terms on the full-batch output, transforms of the
         # soft mask values the model sees, calls after every optimiser step
         self.loss_terms: list[Callable[[Tensor], Tensor]] = []
-        self.mask_transforms: list[Callable[[Tensor], Tensor]] = []
+        self.mask_transforms: list[Callable[[Tensor, Tensor], Tensor]] = []
         self.after_step: list[Callable[[], None]] = []
         self.on_best: list[Callable[[], None]] = []
         self.best_output: Tensor | None = None  # the model's output at the best-validation epoch of retrain()
@@ -250,17 +250,18 @@ class UGS:
 
     @contextlib.contextmanager
     def extend(self, loss: Callable[[Tensor], Tensor] | None = None,
-               transform: Callable[[Tensor], Tensor] | None = None,
+               transform: Callable[[Tensor, Tensor], Tensor] | None = None,
                after_step: Callable[[], None] | None = None,
                on_best: Callable[[], None] | None = None) -> Iterator[None]:
         """Within the block, add ``loss(out)`` to every full-batch loss, show the model
-        ``transform(values)`` instead of the soft mask values (their gradient still reaches the
-        scores), call ``after_step()`` after every optimiser step and ``on_best()`` when a retraining
-        epoch is the best on validation so far: how a
-        :class:`~graphlottery.sparsifiers.Sparsifier` changes training without owning the loop."""
-        if loss is not None and not self.full_batch_features:
+        ``transform(values, units)`` instead of the soft mask values of the edges with these unit
+        ids (self-loops: ``graph.num_units``; the gradient still reaches the scores), call
+        ``after_step()`` after every optimiser step and ``on_best()`` when a retraining epoch is the
+        best on validation so far: how a :class:`~graphlottery.sparsifiers.Sparsifier` changes
+        training without owning the loop."""
+        if (loss is not None or transform is not None) and not self.full_batch_features:
             raise ValueError(f"{type(self).__name__} trains on sampled subgraphs; a loss over the whole graph's "
-                             "output needs full-batch training (remove batch_size / num_parts)")
+                             "output or a mask transform needs full-batch training (remove batch_size / num_parts)")
         added = [(hooks, hook) for hooks, hook in ((self.loss_terms, loss), (self.mask_transforms, transform),
                                                    (self.after_step, after_step), (self.on_best, on_best))
                  if hook is not None]
@@ -337,7 +338,7 @@ class UGS:
         if self.edge_scorer is None:
             values = self.graph.edge_weight(units)
             for transform in self.mask_transforms if self.model.training else ():
-                values = transform(values)
+                values = transform(values, units)
             return values
         kept, pairs, tiebreak = self._search_units  # pruned edges need no score
         scores = self.edge_scorer(self._scorer_features, pairs)

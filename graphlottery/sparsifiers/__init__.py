@@ -26,11 +26,14 @@ def make_sparsifier(name: str, options: dict[str, Any] | None = None) -> Sparsif
     return SPARSIFIERS[name](**(options or {}))
 
 
-def check_method(name: str, options: dict[str, Any] | None, schedule: str, graph: bool, weights: bool) -> None:
-    """Raise ``ValueError`` for an unknown method, option or schedule, or a dimension the method
-    cannot prune, before anything trains (the dense-output check is left to the run)."""
+def check_method(name: str, options: dict[str, Any] | None, schedule: str, graph: bool, weights: bool,
+                 task: str = "node", full_batch: bool = True, edge_scorer: bool = False) -> None:
+    """Raise ``ValueError`` before anything trains for an unknown method, option or schedule, a
+    dimension the method cannot prune, or a task or trainer (mini-batch, an inductive edge scorer)
+    its criterion does not fit (the dense output it may read comes later, from the run)."""
     method = make_sparsifier(name, options)
-    method.check(schedule, graph, weights, dense_output=0 if method.needs_dense else None)
+    method.check(schedule, graph, weights, dense_output=0 if method.needs_dense else None, task=task,
+                 full_batch=full_batch, edge_scorer=edge_scorer)
 
 
 __all__ = ["SCHEDULES", "SPARSIFIERS", "AgreementSparsifier", "DSparSparsifier", "Options", "RandomSparsifier",

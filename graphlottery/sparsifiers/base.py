@@ -25,8 +25,10 @@ import torch
 from torch import Tensor
 
 from graphlottery.lottery import pieces
+from graphlottery.masks.prune import check_fraction, sparsity
 
 SCHEDULES = ("imp", "one_shot")
+TASKS = ("node", "link", "graph")
 
 
 @dataclass
@@ -46,10 +48,8 @@ class Selection:
 
 @dataclass
 class Options:
-    """Hyper-parameters every method has. ``reference``: follow the original code where it
-    differs from this library's default (each method's docstring says how)."""
-
-    reference: bool = False
+    """A method's hyper-parameters (subclasses add fields with defaults). Where this library's
+    default differs from the original code, a ``reference`` field follows the original."""
 
     def check(self) -> None:
         """Raise ``ValueError`` naming a key whose value cannot be used."""
@@ -65,8 +65,10 @@ class Sparsifier:
     name: ClassVar[str]
     schedules: ClassVar[tuple[str, ...]] = SCHEDULES
     prunes: ClassVar[tuple[str, ...]] = ("graph", "weights")
-    needs_dense: ClassVar[bool] = False  # reads the dense model's output (distillation)
+    needs_dense: ClassVar[bool] = False  # reads the dense model's output (distillation, predictions)
     searches_masks: ClassVar[bool] = False  # trains soft masks (UGS's search and its keys s1, s2, mask_epochs, ...)
+    full_batch_only: ClassVar[bool] = True  # needs the whole graph's output or one mask view per phase
+    tasks: ClassVar[tuple[str, ...]] = ("node",)  # what its criterion reads: class outputs per node
     Options: ClassVar[type] = Options
 
     def __init__(self, **options: Any):
@@ -77,7 +79,9 @@ class Sparsifier:
         self.options = self.Options(**options)
         for f in dataclasses.fields(self.options):
             value, kind = getattr(self.options, f.name), type(f.default)
-            if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"option {f.name!r} of method {self.name!r} must be an integer, got {value!r}")
+            if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise ValueError(f"option {f.name!r} of method {self.name!r} must be a number, got {value!r}")
             if kind is bool and not isinstance(value, bool):
                 raise ValueError(f"option {f.name!r} of method {self.name!r} must be true or false, got {value!r}")
@@ -89,9 +93,10 @@ class Sparsifier:
                    if getattr(self.options, f.name) != f.default}
         return f"{self.name}({', '.join(f'{k}={v}' for k, v in changed.items())})"
 
-    def check(self, schedule: str, graph: bool, weights: bool, dense_output: Tensor | None = None) -> None:
+    def check(self, schedule: str, graph: bool, weights: bool, dense_output: Tensor | None = None,
+              task: str = "node", full_batch: bool = True, edge_scorer: bool = False) -> None:
         """Refuse, before training, a schedule this method does not run, a dimension it cannot prune,
-        or a missing dense output it distils from."""
+        a task or trainer its criterion does not fit, or a missing dense output it reads."""
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; schedules: {list(SCHEDULES)}")
         if schedule not in self.schedules:
@@ -100,9 +105,18 @@ class Sparsifier:
             if wanted and what not in self.prunes:
                 raise ValueError(f"method {self.name!r} prunes only the {' and '.join(self.prunes)}; set its "
                                  f"{'prune_graph' if what == 'graph' else 'prune_weight'} to 0")
+        if task not in self.tasks:
+            raise ValueError(f"method {self.name!r} reads per-node class outputs and runs on task(s) "
+                             f"{list(self.tasks)}, not {task!r}")
+        if not full_batch and self.full_batch_only:
+            raise ValueError(f"method {self.name!r} needs the whole graph's output at every step: it runs "
+                             "full-batch (remove batch_size / num_parts)")
+        if edge_scorer and self.name != "ugs":
+            raise ValueError(f"graph_mask: inductive (a learnt edge scorer) is UGS's; method {self.name!r} "
+                             "scores edges its own way: use graph_mask: free")
         if self.needs_dense and dense_output is None:
-            raise ValueError(f"method {self.name!r} distils from the dense model: train the dense level first "
-                             "(pass its output), or turn distillation off")
+            raise ValueError(f"method {self.name!r} reads the dense model's output: train the dense level "
+                             "first and pass its output (run.best_output) to setup()")
 
     def setup(self, run: Any, dense_output: Tensor | None = None) -> None:
         """Once per run, after the dense level: ``dense_output`` is the dense model's output at its
@@ -132,9 +146,8 @@ def train_with_values(run: Any, edge_values: Tensor | None) -> dict[str, float]:
 
 def level_targets(levels: int, prune_graph: float, prune_weight: float) -> list[tuple[float, float]]:
     """``(graph, weight)`` sparsity of levels 1..``levels``: ``1 - (1 - p)^k``."""
-    for name, p in (("prune_graph", prune_graph), ("prune_weight", prune_weight)):
-        if not 0 <= p < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {p}")
+    check_fraction(prune_graph, "prune_graph")
+    check_fraction(prune_weight, "prune_weight")
     return [(1 - (1 - prune_graph) ** k, 1 - (1 - prune_weight) ** k) for k in range(1, levels + 1)]
 
 
@@ -150,9 +163,11 @@ def _reset(run: Any) -> None:
     run.masks.set_hard({name: torch.ones_like(mask) for name, mask in run.masks.items()})
 
 
-def weight_sparsity(run: Any) -> float:
-    masks = [m for _, m in run.masks.items()]
-    return 1.0 - sum(int(m.count_nonzero()) for m in masks) / sum(m.numel() for m in masks)
+def task_kind(task: Any) -> str:
+    """``"node"``, ``"link"`` or ``"graph"``: what a trainer's task predicts."""
+    from graphlottery.tasks import GraphClassification, LinkPrediction
+
+    return "link" if isinstance(task, LinkPrediction) else "graph" if isinstance(task, GraphClassification) else "node"
 
 
 def sparsify(run: Any, method: Sparsifier, schedule: str, targets: Sequence[tuple[float, float]],
@@ -164,10 +179,11 @@ def sparsify(run: Any, method: Sparsifier, schedule: str, targets: Sequence[tupl
     as an uninterrupted one."""
     graph = any(g > 0 for g, _ in targets)
     weights = any(w > 0 for _, w in targets)
-    method.check(schedule, graph, weights, method.dense_output)
+    method.check(schedule, graph, weights, method.dense_output, task_kind(run.task), run.full_batch_features,
+                 run.edge_scorer is not None)
     for g, w in targets:
-        if not (0 <= g < 1 and 0 <= w < 1):
-            raise ValueError(f"target sparsities must be in [0, 1), got graph {g}, weight {w}")
+        check_fraction(g, "a target graph sparsity")
+        check_fraction(w, "a target weight sparsity")
     for level in range(start, len(targets)):
         run.round = level + 1
         started = time.perf_counter()
@@ -175,7 +191,7 @@ def sparsify(run: Any, method: Sparsifier, schedule: str, targets: Sequence[tupl
             _reset(run)
         target_g, target_w = targets[level]
         graph_fraction = _fraction(target_g, run.graph.sparsity)
-        weight_fraction = _fraction(target_w, weight_sparsity(run))
+        weight_fraction = _fraction(target_w, sparsity([m for _, m in run.masks.items()]))
         selection = method.select(run, graph_fraction, weight_fraction)
         if selection.edge_scores is not None and graph_fraction > 0:
             pieces.prune_graph(run.graph, graph_fraction, selection.edge_scores.detach(), run.unit_groups)

@@ -14,40 +14,40 @@ from graphlottery.sparsifiers.degree import node_degree, per_unit, unit_edges
 
 @dataclass
 class DSparOptions(Options):
-    """``reweight``: kept edges carry ``count / (q p_e)`` (the unbiased estimate of the graph's
-    Laplacian from ``q`` draws) instead of 1. ``reference``: draw ``q = ceil((1 - target) |E|)``
+    """``reweight``: kept edges carry ``count / (q p_e)`` instead of 1 (for a fixed number of draws
+    ``q`` an unbiased estimate of the adjacency; stopping at a number of distinct edges biases it
+    by O(1/q)). ``reference``: draw ``q = ceil((1 - target) |E|)``
     samples as the paper does, so fewer distinct edges than the target are kept (the level's
     recorded sparsity says how many); by default draws continue until exactly the level's number of
     distinct edges is reached, so every method is compared at the same sparsity."""
 
     reweight: bool = True
+    reference: bool = False
 
 
-def sample_until(probs: Tensor, distinct: int | None, draws: int | None,
-                 generator: torch.Generator) -> tuple[Tensor, int]:
-    """Draw from ``probs`` (``[U]``) with replacement, ``draws`` times or until ``distinct``
-    different units came up; return the count per unit and the number of draws. Vectorised in
-    chunks."""
-    counts_total = probs.numel()
-    target = draws if draws is not None else distinct
-    if target == 0:
-        return torch.zeros(counts_total, dtype=torch.long), 0
-    drawn = torch.empty(0, dtype=torch.long)
-    while True:
-        chunk = max(2 * target, drawn.numel(), 1024)  # doubling: few passes
-        drawn = torch.cat([drawn, torch.multinomial(probs.cpu(), chunk, replacement=True, generator=generator)])
-        if draws is not None:
-            if drawn.numel() >= draws:
-                q = draws
-                break
-            continue
-        first = torch.full((counts_total,), drawn.numel(), dtype=torch.long)
-        first.scatter_reduce_(0, drawn, torch.arange(drawn.numel()), reduce="amin")
-        seen = first[first < drawn.numel()]
-        if seen.numel() >= distinct:
-            q = int(seen.kthvalue(distinct).values) + 1  # the draw that brought the last new unit
-            break
-    return torch.bincount(drawn[:q], minlength=counts_total), q
+def sample_until(probs: Tensor, distinct: int | None, draws: int | None, generator: torch.Generator,
+                 chunk: int = 1 << 20) -> tuple[Tensor, int]:
+    """Draw units from ``probs`` (``[U]``) with replacement, ``draws`` times or until ``distinct``
+    different units came up; return the count per unit and the number of draws ``q``. Streamed in
+    chunks of ``chunk`` draws (inverse-CDF sampling): memory O(U + chunk) whatever ``q`` is."""
+    units = probs.numel()
+    cdf = probs.double().cpu().cumsum(0)
+    cdf /= cdf[-1].clone()
+    counts = torch.zeros(units, dtype=torch.long)
+    q, seen = 0, 0
+    while (q < draws) if draws is not None else (seen < distinct):
+        size = chunk if draws is None else min(chunk, draws - q)
+        drawn = torch.searchsorted(cdf, torch.rand(size, generator=generator, dtype=torch.double)).clamp_max(units - 1)
+        if distinct is not None:  # stop at the draw that brings the distinct-th unit
+            first = torch.full((units,), size, dtype=torch.long)
+            first.scatter_reduce_(0, drawn, torch.arange(size), reduce="amin")
+            new = first[(counts == 0) & (first < size)].sort().values
+            if seen + new.numel() >= distinct:
+                drawn = drawn[:int(new[distinct - seen - 1]) + 1]
+            seen += min(new.numel(), distinct - seen)
+        counts += torch.bincount(drawn, minlength=units)
+        q += drawn.numel()
+    return counts, q
 
 
 class DSparSparsifier(Sparsifier):
@@ -58,6 +58,7 @@ class DSparSparsifier(Sparsifier):
     name = "dspar"
     schedules = ("one_shot",)
     prunes = ("graph",)
+    tasks = ("node", "link")  # graph tasks prune per graph (groups), which sampling does not follow
     Options = DSparOptions
 
     def setup(self, run, dense_output: Tensor | None = None) -> None:

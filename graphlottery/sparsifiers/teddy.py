@@ -36,6 +36,7 @@ class TeddyOptions(Options):
     weights (the others are never pruned by any method here) with the exact count of every level."""
 
     distill: float = 0.1
+    reference: bool = False
 
     def check(self) -> None:
         if not self.distill >= 0:
@@ -84,15 +85,16 @@ class TeddySparsifier(Sparsifier):
             for p, k in zip(params, keep.split([p.numel() for p in params])):
                 p.mul_(k.view_as(p))
 
-        def snapshot() -> None:
-            best.update({name: run.model.get_parameter(name).detach() != 0 for name in run.masks.names})
+        def snapshot() -> None:  # the best epoch's weights: their support is the ticket
+            best.update({name: run.model.get_parameter(name).detach().clone() for name in run.masks.names})
 
         with run.extend(loss=loss, after_step=project, on_best=snapshot):
             result = run.retrain()
+        support = {name: weight != 0 for name, weight in best.items()}
         if self.options.reference:  # the support of every masked weight; biases do not count
-            run.masks.set_hard(best)
+            run.masks.set_hard(support)
         else:
-            run.masks.set_hard(_exact(best, run, count))
+            run.masks.set_hard(_exact(support, best, count))
         return result
 
     def _projected(self, run) -> list[Tensor]:
@@ -106,14 +108,14 @@ class TeddySparsifier(Sparsifier):
         return self.options.distill * kl
 
 
-def _exact(support: dict[str, Tensor], run, count: int) -> dict[str, Tensor]:
+def _exact(support: dict[str, Tensor], weights: dict[str, Tensor], count: int) -> dict[str, Tensor]:
     """The support, with exactly ``count`` entries pruned (a weight that is exactly zero after a
-    step, or ties, could shift the count by a few)."""
-    names = run.masks.names
+    step could shift the count), ranked by the same epoch's ``weights``."""
+    names = list(support)
     flat = torch.cat([support[n].view(-1) for n in names])
     if int((~flat).sum()) == count:
         return support
-    magnitude = torch.cat([run.model.get_parameter(n).detach().abs().view(-1) for n in names])
+    magnitude = torch.cat([weights[n].abs().view(-1) for n in names])
     magnitude = torch.where(flat, magnitude + magnitude.max() + 1.0, magnitude)  # the support first, then by size
     keep = torch.ones_like(flat)
     keep[torch.topk(magnitude, count, largest=False, sorted=False).indices] = False

@@ -5,7 +5,7 @@ import torch
 
 from graphlottery.lottery.ugs import derived_seed
 from graphlottery.masks import random_scores
-from graphlottery.sparsifiers.base import Selection, Sparsifier
+from graphlottery.sparsifiers.base import TASKS, Selection, Sparsifier
 
 
 class UGSSparsifier(Sparsifier):
@@ -16,6 +16,8 @@ class UGSSparsifier(Sparsifier):
 
     name = "ugs"
     searches_masks = True
+    full_batch_only = False
+    tasks = TASKS
 
     def select(self, run, graph_fraction: float, weight_fraction: float) -> Selection:
         edge_scores, weight_scores = run.search_masks()
@@ -28,9 +30,11 @@ class RandomSparsifier(Sparsifier):
 
     name = "random"
     schedules = ("one_shot", "imp")  # one_shot first: each level an independent draw from the dense model
+    full_batch_only = False
+    tasks = TASKS
 
     def select(self, run, graph_fraction: float, weight_fraction: float) -> Selection:
-        generator = torch.Generator().manual_seed(derived_seed(run.seed, run.round, 4))
+        generator = torch.Generator().manual_seed(derived_seed(run.seed, run.round, 7))  # not random_baseline's
         edge = random_scores([torch.ones_like(run.graph.keep)], generator)[0]
         weights = random_scores([torch.ones_like(m) for _, m in run.masks.items()], generator)
         return Selection(edge, weights, layerwise=True)

@@ -25,6 +25,7 @@ class WDGLTOptions(Options):
     sinkhorn_iters: int = 10
     points: int = 128
     adversarial: float = 0.05
+    reference: bool = False
 
     def check(self) -> None:
         for name in ("wd_weight", "adversarial", "points"):
@@ -38,9 +39,10 @@ class WDGLTOptions(Options):
 def class_separation(out: Tensor, points: int = 256, eps: float = 0.05, iters: int = 10) -> Tensor:
     """:math:`\\sum_c W(P_c, P_{\\neg c})`: for every predicted class ``c``, the Sinkhorn distance
     between the softmax outputs of the nodes predicted ``c`` and of the others. With ``points`` > 0
-    each side is ``points`` nodes drawn with replacement (all classes in one batched transport,
-    memory O(C points^2)); with 0, every node (a loop over classes, memory O(N^2)). Every node's
-    output takes part, so every edge gets a gradient, not only those near labelled nodes."""
+    each side is ``points`` nodes drawn with replacement at each call (all classes in one batched
+    transport, memory O(C points^2)); with 0, every node (a loop over classes, memory O(N^2)). Any
+    node's output can take part, so every edge gets a gradient over the steps, not only those near
+    labelled nodes."""
     probs = torch.softmax(out.float(), dim=-1)
     inside = probs.argmax(-1)[None, :] == torch.arange(probs.size(-1), device=probs.device)[:, None]  # [C, N]
     counts = inside.sum(-1)
@@ -58,7 +60,8 @@ class WDGLTSparsifier(Sparsifier):
     :func:`class_separation` (pushing apart the predicted classes' output distributions over all
     nodes), with a min-max step on the edge mask: each step's forward sees the mask moved by
     ``adversarial`` along the normalised gradient of the previous step (the direction that
-    raised the loss most), and the gradient taken there updates the unmoved mask."""
+    raised the loss most; per unit, both directions of an edge alike, self-loops unmoved), and the
+    gradient taken there updates the unmoved mask."""
 
     name = "wdglt"
     searches_masks = True
@@ -73,14 +76,17 @@ class WDGLTSparsifier(Sparsifier):
         def loss(out: Tensor) -> Tensor:
             return -o.wd_weight * class_separation(out, points, o.sinkhorn_eps, o.sinkhorn_iters)
 
-        def remember(grad: Tensor) -> None:
-            previous[:] = [grad.detach()]
+        units_seen: list[Tensor] = []
 
-        def perturb(values: Tensor) -> Tensor:
-            moved = values
-            if previous and previous[0].shape == values.shape:  # the kept edges do not change within a search
-                moved = values + radius * previous[0] / previous[0].norm().clamp_min(1e-12)
+        def remember(grad: Tensor) -> None:  # the ascent direction per unit, summed over its columns
+            unit = grad.new_zeros(run.graph.num_units + 1).index_add_(0, units_seen[0], grad)
+            unit[-1] = 0.0  # self-loops are not masks
+            previous[:] = [unit / unit.norm().clamp_min(1e-12)]
+
+        def perturb(values: Tensor, units: Tensor) -> Tensor:
+            moved = values + radius * previous[0][units] if previous else values
             if moved.requires_grad:
+                units_seen[:] = [units]
                 moved.register_hook(remember)
             return moved
 
