@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from graphlottery.bench import METHODS, SWEEPS, BenchConfig, main_quick, run_bench
+from graphlottery.bench import METHODS, SWEEPS, BenchConfig, extreme_value, main_quick, run_bench
 
 
 def compact(summary: dict) -> dict:
@@ -23,11 +23,10 @@ def compact(summary: dict) -> dict:
         row = out.setdefault(cell["cell"], {"dense": round(100 * cell["dense"], 2)})
         for spec, result in cell["methods"].items():
             for sweep, r in result.items():
-                ext, half = r["extreme"], r["extreme_half"]
-                key = "weight" if sweep == "weight" else "graph"
+                ext, half = extreme_value(result, sweep), extreme_value(result, sweep, "extreme_half")
                 row.setdefault(spec, {})[sweep] = {
-                    "extreme": None if ext is None else round(100 * ext[key], 2),
-                    "extreme_half": None if half is None else round(100 * half[key], 2),
+                    "extreme": None if ext is None else round(100 * ext, 2),
+                    "extreme_half": None if half is None else round(100 * half, 2),
                     "auc": round(100 * r["auc"], 2), "seconds": round(r["seconds_per_seed"], 1),
                     "time_vs_ugs": None if "time_vs_ugs" not in r else round(r["time_vs_ugs"], 2),
                     "seeds": len(r["seeds"])}
@@ -46,6 +45,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--data-root")
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if args.quick:
@@ -53,7 +53,7 @@ def main() -> None:
         return
     bench = BenchConfig(configs=[f"glt/{d.lower()}_{m}" for m in args.models for d in args.datasets],
                         methods=args.methods, sweeps=args.sweeps, seeds=args.seeds, levels=args.levels,
-                        epochs=args.epochs, jobs=args.jobs, data_root=args.data_root)
+                        epochs=args.epochs, jobs=args.jobs, data_root=args.data_root, device=args.device)
     summary = run_bench(bench, Path(args.out or "runs/leaderboard"))
     print(json.dumps(compact(summary)))
 

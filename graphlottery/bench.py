@@ -500,14 +500,18 @@ def plot_cell(cell: dict[str, Any], path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def extreme_value(result: dict[str, Any], sweep: str, key: str = "extreme") -> float | None:
+    """A sweep's extreme sparsity in its own dimension (the joint sweep: its graph sparsity)."""
+    found = result.get(sweep, {}).get(key)
+    return None if found is None else found["weight" if sweep == "weight" else "graph"]
+
+
 def quick_line(summary: dict[str, Any]) -> dict[str, Any]:
     """The one-line JSON of ``--quick``: per method its graph and weight extremes (first cell)."""
     cell = summary["cells"][0]
     line: dict[str, Any] = {"cell": cell["cell"], "dense": cell["dense"], "methods": list(cell["methods"])}
     for spec, result in cell["methods"].items():
-        line[spec] = {f"{s}_extreme": None if s not in result or result[s]["extreme"] is None
-                      else result[s]["extreme"]["graph" if s == "graph" else "weight"]
-                      for s in ("graph", "weight")}
+        line[spec] = {f"{s}_extreme": extreme_value(result, s) for s in ("graph", "weight")}
     return line
 
 
