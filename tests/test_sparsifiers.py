@@ -245,3 +245,13 @@ def test_bench_resumes_an_iterative_method_from_its_ticket_and_refuses_other_set
     assert sorted(p.name for p in (tmp_path / "a" / "gcn_cora" / "ugs" / "joint").glob("*.pt")) == ["seed_0_2.pt"]
     with pytest.raises(ConfigError, match="different"):
         run_bench(bench(2, "a", epochs=5), tmp_path / "a", progress=False)
+
+
+def test_agreement_prunes_confident_disagreement_first_and_agreement_last():
+    from graphlottery.sparsifiers import agreement_scores
+
+    probs = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.95, 0.05]])
+    src, dst = torch.tensor([0, 0, 2, 0]), torch.tensor([1, 2, 1, 3])  # 0-1, 2-1 disagree; 0-2, 0-3 agree
+    score = agreement_scores(probs, src, dst, torch.Generator().manual_seed(0))
+    assert score[0] == pytest.approx(1 - 0.9 * 0.8) and score[2] == pytest.approx(1 - 0.6 * 0.8)
+    assert score[0] < score[2] < 1 <= score[1].item() < 2 and 1 <= score[3].item() < 2

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from graphlottery.lottery.ugs import derived_seed
 from graphlottery.sparsifiers.base import Options, Selection, Sparsifier
 from graphlottery.sparsifiers.degree import per_unit, unit_edges
 
@@ -19,14 +20,17 @@ class AgreementOptions(Options):
     use_labels: bool = True
 
 
-def agreement_scores(probs: Tensor, src: Tensor, dst: Tensor) -> Tensor:
+def agreement_scores(probs: Tensor, src: Tensor, dst: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """With each node's most likely class :math:`\\hat y` and its probability :math:`c` under
-    ``probs`` (``[N, C]``): :math:`s(u, v) = 1` if :math:`\\hat y_u = \\hat y_v`, else
-    :math:`1 - c_u c_v`, so edges between confidently different predictions score lowest and an
-    uncertain endpoint keeps its edges longer. ``[E]``, O(E + N C)."""
+    ``probs`` (``[N, C]``): :math:`s(u, v) = 1 - c_u c_v` if :math:`\\hat y_u \\ne \\hat y_v`, so
+    edges between confidently different predictions score lowest and an uncertain endpoint keeps its
+    edges longer; else :math:`1 + U(0, 1)`: edges predicted within a class go only after all
+    others, in random order (an order by index would strip whole neighbourhoods; ordering them by
+    confidence measured worse). ``[E]``, O(E + N C)."""
     confidence, predicted = probs.max(-1)
-    same = (predicted[src] == predicted[dst]).float()
-    return same + (1.0 - same) * (1.0 - confidence[src] * confidence[dst])
+    same = predicted[src] == predicted[dst]
+    within = 1.0 + torch.rand(src.numel(), generator=generator).to(probs.device)
+    return torch.where(same, within, 1.0 - confidence[src] * confidence[dst])
 
 
 class AgreementSparsifier(Sparsifier):
@@ -52,7 +56,8 @@ class AgreementSparsifier(Sparsifier):
             probs = probs.clone()
             probs[train] = F.one_hot(y[train], probs.size(-1)).float()
         src, dst, unit = unit_edges(run)
-        self._scores = per_unit(agreement_scores(probs, src, dst), unit, run.graph.num_units)
+        generator = torch.Generator().manual_seed(derived_seed(run.seed, 0, 8))
+        self._scores = per_unit(agreement_scores(probs, src, dst, generator), unit, run.graph.num_units)
 
     def select(self, run, graph_fraction: float, weight_fraction: float) -> Selection:
         return Selection(edge_scores=self._scores)
