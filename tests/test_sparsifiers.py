@@ -255,3 +255,25 @@ def test_agreement_prunes_confident_disagreement_first_and_agreement_last():
     score = agreement_scores(probs, src, dst, torch.Generator().manual_seed(0))
     assert score[0] == pytest.approx(1 - 0.9 * 0.8) and score[2] == pytest.approx(1 - 0.6 * 0.8)
     assert score[0] < score[2] < 1 <= score[1].item() < 2 and 1 <= score[3].item() < 2
+
+
+def test_reference_modes_follow_the_original_code(cora):
+    # WD-GLT as TEDDY's re-implementation runs it: no L1 on the graph mask, scores clamped to [0, 1]
+    run = _run(cora, prune=(0.2, 0.0), epochs=5)
+    method = make_sparsifier("wdglt", {"reference": True})
+    s1_in_search, selected = [], []
+    run.after_step.append(lambda: run.graph.score is not None and s1_in_search.append(run.s1))
+    select = method.select
+    method.select = lambda *args: selected.append(select(*args)) or selected[-1]
+    next(sparsify(run, method, "imp", [(0.2, 0.0)]))
+    assert len(s1_in_search) == 5 and set(s1_in_search) == {0.0}
+    scores = selected[0].edge_scores
+    assert 0 <= float(scores.min()) and float(scores.max()) <= 1 and float(scores.max()) == 1.0  # clamped
+    assert run.s1 == pytest.approx(1e-2)  # restored after the search
+    # TEDDY's original l0 ball holds every parameter, biases included
+    run = _run(cora, prune=(0.0, 0.5), epochs=5)
+    method = make_sparsifier("teddy", {"reference": True, "distill": 0.0})
+    method.setup(run)
+    next(sparsify(run, method, "one_shot", [(0.0, 0.5)]))
+    biases = [p for name, p in run.model.named_parameters() if name.endswith("bias")]
+    assert biases and any(bool((b == 0).any()) for b in biases)
