@@ -309,7 +309,9 @@ def _run_all(jobs: list[tuple], function, parallel: int, progress: bool, what: s
 
 def run_bench(bench: BenchConfig, out: str | os.PathLike, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) every job of the bench, then write ``bench.json``, ``table.md`` and a PNG
-    per cell; return the summary."""
+    per cell; return the summary. With ``jobs`` > 1 the jobs run in spawned processes, which import
+    the calling script again: call it under ``if __name__ == "__main__":`` (the command and
+    ``benchmarks/leaderboard.py`` do)."""
     out = Path(out)
     cells = bench.cells()  # configs and data roots checked before anything is written
     if bench.jobs > 1:  # each process one thread per core it gets (no OpenMP spinning)
