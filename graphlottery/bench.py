@@ -279,8 +279,8 @@ def _jobs(bench: BenchConfig, out: Path) -> tuple[list[tuple], list[tuple]]:
                 _same_job(folder, {"method": spec, "sweep": sweep})
                 for seed in bench.seeds:
                     done = folder / f"seed_{seed}.json"
-                    if done.is_file() and len(read_json(done, list)) >= bench.levels and \
-                            "peak_mib" in read_json(done, list)[-1]:
+                    records = read_json(done, list) if done.is_file() else []
+                    if len(records) >= bench.levels and "peak_mib" in records[-1]:
                         continue
                     methods.append((config.to_dict(), seed, spec, sweep, bench.levels, str(folder),
                                     str(cell / f"seed_{seed}")))
@@ -342,7 +342,7 @@ def _x_key(sweep: str) -> str:
     return "weight_sparsity" if sweep == "weight" else "graph_sparsity"
 
 
-def curve(records: dict[int, list[dict[str, Any]]], sweep: str) -> list[dict[str, Any]]:
+def curve(records: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Per level: mean sparsities and test metric over seeds, with the spread and per-seed values."""
     levels = min(len(r) for r in records.values())
     points = []
@@ -357,7 +357,7 @@ def curve(records: dict[int, list[dict[str, Any]]], sweep: str) -> list[dict[str
     return points
 
 
-def extreme(points: list[dict[str, Any]], sweep: str, floor: float) -> dict[str, float] | None:
+def extreme(points: list[dict[str, Any]], floor: float) -> dict[str, float] | None:
     """The sparsest level whose mean test metric is >= ``floor``, or ``None``."""
     best = None
     for p in points:
@@ -413,14 +413,14 @@ def summarise(bench: BenchConfig, cells: list[GLTConfig], out: Path) -> dict[str
                 if not records:
                     continue
                 dense = _mean([dense_tests[s] for s in records])  # the same seeds as the curve
-                points = curve(records, sweep)
+                points = curve(records)
                 seconds = [sum(rec["seconds"] for rec in r) for r in records.values()]
                 result[sweep] = {
                     "seeds": sorted(records),
                     "dense": dense,
                     "curve": points,
-                    "extreme": extreme(points, sweep, dense),
-                    "extreme_half": extreme(points, sweep, dense - HALF_POINT),
+                    "extreme": extreme(points, dense),
+                    "extreme_half": extreme(points, dense - HALF_POINT),
                     "auc": area(points, sweep, dense),
                     "seconds_per_seed": _mean(seconds),
                     "peak_mib": max(r[-1].get("peak_mib", 0.0) for r in records.values()),
