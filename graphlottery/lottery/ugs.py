@@ -252,18 +252,24 @@ class UGS:
     def extend(self, loss: Callable[[Tensor], Tensor] | None = None,
                transform: Callable[[Tensor, Tensor], Tensor] | None = None,
                after_step: Callable[[], None] | None = None,
-               on_best: Callable[[], None] | None = None) -> Iterator[None]:
+               on_best: Callable[[], None] | None = None,
+               weight_transform: Callable[[str, Tensor, Tensor], Tensor] | None = None) -> Iterator[None]:
         """Within the block, add ``loss(out)`` to every full-batch loss, show the model
         ``transform(values, units)`` instead of the soft mask values of the edges with these unit
-        ids (self-loops: ``graph.num_units``; the gradient still reaches the scores), call
-        ``after_step()`` after every optimiser step and ``on_best()`` when a retraining epoch is the
-        best on validation so far: how a :class:`~graphlottery.sparsifiers.Sparsifier` changes
-        training without owning the loop."""
+        ids (self-loops: ``graph.num_units``; the gradient still reaches the scores), show every
+        masked module ``weight * weight_transform(name, weight, mask)`` instead of ``weight * mask``
+        (``name``: the parameter's qualified name, ``mask``: its effective mask, soft or hard; see
+        :attr:`~graphlottery.masks.WeightMasks.transforms`), call ``after_step()`` after every
+        optimiser step and ``on_best()`` when a retraining epoch is the best on validation so far:
+        how a :class:`~graphlottery.sparsifiers.Sparsifier` changes training without owning the
+        loop. Both transforms act in training forwards only (evaluation sees the masks as they are)."""
         if (loss is not None or transform is not None) and not self.full_batch_features:
             raise ValueError(f"{type(self).__name__} trains on sampled subgraphs; a loss over the whole graph's "
                              "output or a mask transform needs full-batch training (remove batch_size / num_parts)")
+        in_training = None if weight_transform is None else self._in_training(weight_transform)
         added = [(hooks, hook) for hooks, hook in ((self.loss_terms, loss), (self.mask_transforms, transform),
-                                                   (self.after_step, after_step), (self.on_best, on_best))
+                                                   (self.after_step, after_step), (self.on_best, on_best),
+                                                   (self.masks.transforms, in_training))
                  if hook is not None]
         for hooks, hook in added:
             hooks.append(hook)
@@ -272,6 +278,13 @@ class UGS:
         finally:
             for hooks, hook in added:
                 hooks.remove(hook)
+
+    def _in_training(self, weight_transform: Callable[[str, Tensor, Tensor], Tensor]
+                     ) -> Callable[[str, Tensor, Tensor], Tensor]:
+        """``weight_transform`` in training forwards, the mask unchanged in evaluation."""
+        def transform(name: str, weight: Tensor, mask: Tensor) -> Tensor:
+            return weight_transform(name, weight, mask) if self.model.training else mask
+        return transform
 
     # --- calling the model -----------------------------------------------------------------
     def _call(self, x: Tensor, graph_input: Tensor | Adjacency, mask: Tensor | None,

@@ -8,7 +8,7 @@ keeps exactly its keys and stores the dense, unmasked weights.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -35,11 +35,15 @@ def maskable_weights(model: nn.Module, types: tuple[type, ...] = MASKABLE) -> li
     return names
 
 
-class _SwapHook:
-    """Pre-hook / hook pair that shows a module ``param * mask`` during its forward."""
+MaskTransform = Callable[[str, Tensor, Tensor], Tensor]
 
-    def __init__(self, masks: WeightMasks, param: str, key: str):
-        self.masks, self.param, self.key = masks, param, key
+
+class _SwapHook:
+    """Pre-hook / hook pair that shows a module ``param * mask`` during its forward, the mask
+    passed through the masks' :attr:`WeightMasks.transforms` in order."""
+
+    def __init__(self, masks: WeightMasks, param: str, name: str):
+        self.masks, self.param, self.name, self.key = masks, param, name, _key(name)
 
     def before(self, module: nn.Module, args) -> None:
         weight = module._parameters[self.param]
@@ -47,7 +51,10 @@ class _SwapHook:
             return
         module._parameters[self.param] = None
         module.__dict__[f"_{self.param}_unmasked"] = weight
-        module.__dict__[self.param] = weight * self.masks.mask(self.key, weight.dtype)
+        mask = self.masks.mask(self.key, weight.dtype)
+        for transform in self.masks.transforms:
+            mask = transform(self.name, weight, mask)
+        module.__dict__[self.param] = weight * mask
 
     def after(self, module: nn.Module, args, output) -> None:
         weight = module.__dict__.pop(f"_{self.param}_unmasked", None)
@@ -65,6 +72,9 @@ class WeightMasks(nn.Module):
 
     The effective mask of a parameter is ``hard`` (hard mode) or ``score * hard`` (soft mode,
     see :meth:`make_soft`). ``attach()`` registers the hooks, ``detach()`` removes them.
+    ``transforms``: callables ``fn(name, weight, mask) -> mask`` applied in order to the effective
+    mask of the parameter ``name`` at every forward of its module (``weight``: the dense parameter,
+    gradients flow through both); the module computes with ``weight * mask``. Empty by default.
     """
 
     def __init__(self, model: nn.Module, names: Iterable[str] | None = None):
@@ -78,6 +88,7 @@ class WeightMasks(nn.Module):
                 raise KeyError(f"{type(model).__name__} has no parameter named {name!r}")
             self.register_buffer(f"hard_{_key(name)}", torch.ones_like(params[name], dtype=torch.bool))
         self.scores = nn.ParameterDict()
+        self.transforms: list[MaskTransform] = []
         self._model_ref = [model]  # a list, so the model is not registered as a submodule
         self._handles: list = []
 
@@ -151,7 +162,7 @@ class WeightMasks(nn.Module):
                     "or WeightMasks.detach_all(model) first"
                 )
         for name, module in zip(self.names, targets):
-            hook = _SwapHook(self, name.rpartition(".")[2], _key(name))
+            hook = _SwapHook(self, name.rpartition(".")[2], name)
             module.__dict__[_OWNER] = self
             self._handles.append(module.register_forward_pre_hook(hook.before))
             self._handles.append(module.register_forward_hook(hook.after, always_call=True))
