@@ -39,7 +39,7 @@ from graphlottery.lottery.ticket import Ticket, load_weights, save_weights
 from graphlottery.sparsifiers import SPARSIFIERS, check_method, level_targets, make_sparsifier, sparsify
 
 SWEEPS = ("graph", "weight", "joint")
-METHODS = ("ugs", "random", "teddy", "wdglt", "dspar", "agreement")
+METHODS = ("ugs", "random", "teddy", "wdglt", "dspar", "adaglt", "fastglt", "aceglt", "agreement")
 HALF_POINT = 0.005  # "dense - 0.5": half a point of accuracy
 
 # Published extreme sparsities (graph, weight; %) at which a ticket keeps dense accuracy: UGS and

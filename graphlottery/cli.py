@@ -223,7 +223,7 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--models", nargs="+", help="models of the cells (default gcn gin gat)")
     bench.add_argument("--datasets", nargs="+", help="datasets of the cells (default Cora CiteSeer)")
     bench.add_argument("--methods", nargs="+",
-                       help="methods, with options as name:key=value,... (default: all six)")
+                       help="methods, with options as name:key=value,... (default: all of them)")
     bench.add_argument("--sweeps", nargs="+", help="graph, weight, joint (default all three)")
     bench.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0 1 2 3 4)")
     bench.add_argument("--levels", type=int, default=20, help="levels per sweep, 1 - (1 - p)^k (default 20)")

@@ -15,9 +15,11 @@ from graphlottery.sparsifiers import (
     teddy_scores,
 )
 from graphlottery.sparsifiers.dspar import sample_until
+from graphlottery.sparsifiers.teddy import distillation
 
 METHODS = [("ugs", {}, "imp"), ("random", {}, "one_shot"), ("teddy", {}, "one_shot"), ("wdglt", {}, "imp"),
-           ("dspar", {}, "one_shot"), ("dspar", {"reweight": False}, "one_shot"), ("agreement", {}, "one_shot")]
+           ("dspar", {}, "one_shot"), ("dspar", {"reweight": False}, "one_shot"), ("agreement", {}, "one_shot"),
+           ("agreement", {"within": "degree", "distill": 0.1}, "one_shot")]
 
 
 def _run(cora, model=None, prune=(0.2, 0.2), epochs=10):
@@ -32,7 +34,7 @@ def test_every_method_reaches_each_level_exactly(cora, name, options, schedule):
     run.dense()
     method = make_sparsifier(name, options)
     method.setup(run, run.best_output)
-    weights = 0.0 if name in ("dspar", "agreement") else 0.2
+    weights = 0.0 if name == "dspar" else 0.2
     targets = level_targets(2, 0.2, weights)
     units, total = run.graph.num_units, sum(m.numel() for _, m in run.masks.items())
     for (graph, weight), record in zip(targets, sparsify(run, method, schedule, targets)):
@@ -114,7 +116,7 @@ def test_teddy_distils_and_projects_weights_on_any_pyg_model(cora):
     run.dense()
     method = make_sparsifier("teddy", {"distill": 1.0})
     method.setup(run, run.best_output)
-    assert float(method._distill(run.best_output)) == pytest.approx(0.0, abs=1e-6)  # KL(p || p) = 0
+    assert float(distillation(run.best_output, 1.0)(run.best_output)) == pytest.approx(0.0, abs=1e-6)  # KL(p || p)
     record = next(sparsify(run, method, "one_shot", [(0.5, 0.9)]))
     assert record["weight_sparsity"] == pytest.approx(0.9, abs=1e-4)  # the best epoch's support, exact
     assert record["test"] > 0.5

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphlottery.sparsifiers.aceglt import ACEGLTSparsifier
+from graphlottery.sparsifiers.adaglt import AdaGLTSparsifier
 from graphlottery.sparsifiers.agreement import AgreementSparsifier, agreement_scores
 from graphlottery.sparsifiers.base import SCHEDULES, Options, Selection, Sparsifier, level_targets, sparsify
 from graphlottery.sparsifiers.dspar import DSparSparsifier
+from graphlottery.sparsifiers.fastglt import FastGLTSparsifier
 from graphlottery.sparsifiers.sinkhorn import sinkhorn_distance
 from graphlottery.sparsifiers.teddy import TeddySparsifier, teddy_scores
 from graphlottery.sparsifiers.ugs import RandomSparsifier, UGSSparsifier
@@ -15,7 +18,8 @@ from graphlottery.sparsifiers.wdglt import WDGLTSparsifier, class_separation
 
 SPARSIFIERS: dict[str, type[Sparsifier]] = {
     cls.name: cls for cls in (UGSSparsifier, RandomSparsifier, TeddySparsifier, WDGLTSparsifier, DSparSparsifier,
-                              AgreementSparsifier)
+                              AgreementSparsifier, AdaGLTSparsifier, FastGLTSparsifier,
+                              ACEGLTSparsifier)
 }
 
 
@@ -36,7 +40,8 @@ def check_method(name: str, options: dict[str, Any] | None, schedule: str, graph
                  full_batch=full_batch, edge_scorer=edge_scorer)
 
 
-__all__ = ["SCHEDULES", "SPARSIFIERS", "AgreementSparsifier", "DSparSparsifier", "Options", "RandomSparsifier",
+__all__ = ["SCHEDULES", "SPARSIFIERS", "ACEGLTSparsifier", "AdaGLTSparsifier", "AgreementSparsifier", "DSparSparsifier",
+           "FastGLTSparsifier", "Options", "RandomSparsifier",
            "Selection", "Sparsifier", "TeddySparsifier", "UGSSparsifier", "WDGLTSparsifier", "agreement_scores",
            "check_method", "class_separation", "level_targets", "make_sparsifier", "sinkhorn_distance", "sparsify",
            "teddy_scores"]

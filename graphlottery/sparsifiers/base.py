@@ -83,6 +83,8 @@ class Sparsifier:
                 raise ValueError(f"option {f.name!r} of method {self.name!r} must be an integer, got {value!r}")
             if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise ValueError(f"option {f.name!r} of method {self.name!r} must be a number, got {value!r}")
+            if kind is str and not isinstance(value, str):
+                raise ValueError(f"option {f.name!r} of method {self.name!r} must be a string, got {value!r}")
             if kind is bool and not isinstance(value, bool):
                 raise ValueError(f"option {f.name!r} of method {self.name!r} must be true or false, got {value!r}")
         self.options.check()

@@ -3,6 +3,7 @@ weights by projected gradient descent onto the l0 ball, distillation from the de
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -68,44 +69,59 @@ class TeddySparsifier(Sparsifier):
         return Selection(edge_scores=self._scores)
 
     def train(self, run, selection: Selection, weight_fraction: float) -> dict[str, float]:
-        loss = self._distill if self.options.distill > 0 else None
-        if weight_fraction <= 0:
-            with run.extend(loss=loss):
-                return train_with_values(run, selection.edge_values)
-        params = self._projected(run)
-        total = sum(p.numel() for p in params)
-        count = math.ceil(total * weight_fraction) if self.options.reference else round(total * weight_fraction)
-        best: dict[str, Tensor] = {}
+        loss = distillation(self.dense_output, self.options.distill) if self.options.distill > 0 else None
+        return train_projected(run, selection.edge_values, weight_fraction, loss, self.options.reference)
 
-        @torch.no_grad()
-        def project() -> None:
-            magnitude = torch.cat([p.detach().abs().view(-1) for p in params])
-            keep = torch.ones_like(magnitude, dtype=torch.bool)
-            keep[torch.topk(magnitude, count, largest=False, sorted=False).indices] = False
-            for p, k in zip(params, keep.split([p.numel() for p in params])):
-                p.mul_(k.view_as(p))
 
-        def snapshot() -> None:  # the best epoch's weights: their support is the ticket
-            best.update({name: run.model.get_parameter(name).detach().clone() for name in run.masks.names})
+def distillation(dense_output: Tensor, weight: float) -> Callable[[Tensor], Tensor]:
+    """The loss term ``weight`` times the KL divergence of the output from the dense model's
+    (softmax over classes, averaged over all nodes)."""
+    teacher = F.softmax(dense_output.float(), dim=-1)
 
-        with run.extend(loss=loss, after_step=project, on_best=snapshot):
-            result = run.retrain()
-        support = {name: weight != 0 for name, weight in best.items()}
-        if self.options.reference:  # the support of every masked weight; biases do not count
-            run.masks.set_hard(support)
-        else:
-            run.masks.set_hard(_exact(support, best, count))
-        return result
+    def loss(out: Tensor) -> Tensor:
+        kl = F.kl_div(F.log_softmax(out.float(), dim=-1), teacher.to(out.device), reduction="sum") / out.size(0)
+        return weight * kl
 
-    def _projected(self, run) -> list[Tensor]:
-        if self.options.reference:
-            return [p for p in run.model.parameters() if p.requires_grad]
-        return [run.model.get_parameter(name) for name in run.masks.names]
+    return loss
 
-    def _distill(self, out: Tensor) -> Tensor:
-        teacher = F.softmax(self.dense_output.to(out.device).float(), dim=-1)
-        kl = F.kl_div(F.log_softmax(out.float(), dim=-1), teacher, reduction="sum") / out.size(0)
-        return self.options.distill * kl
+
+def train_projected(run, edge_values: Tensor | None, weight_fraction: float,
+                    loss: Callable[[Tensor], Tensor] | None = None, reference: bool = False) -> dict[str, float]:
+    """Retrain ``run``'s ticket with ``loss`` added and, if ``weight_fraction`` > 0, every optimiser
+    step followed by the projection onto the l0 ball (the ``weight_fraction`` of the masked weights
+    of smallest magnitude zeroed; pruned weights can come back); the weight mask becomes the support
+    at the best-validation epoch, with exactly that many weights pruned. ``reference``: TEDDY's code
+    (every parameter, biases too, projected, with ``ceil`` of the count; the support as it falls)."""
+    if weight_fraction <= 0:
+        with run.extend(loss=loss):
+            return train_with_values(run, edge_values)
+    params = _projected(run, reference)
+    total = sum(p.numel() for p in params)
+    count = math.ceil(total * weight_fraction) if reference else round(total * weight_fraction)
+    best: dict[str, Tensor] = {}
+
+    @torch.no_grad()
+    def project() -> None:
+        magnitude = torch.cat([p.detach().abs().view(-1) for p in params])
+        keep = torch.ones_like(magnitude, dtype=torch.bool)
+        keep[torch.topk(magnitude, count, largest=False, sorted=False).indices] = False
+        for p, k in zip(params, keep.split([p.numel() for p in params])):
+            p.mul_(k.view_as(p))
+
+    def snapshot() -> None:  # the best epoch's weights: their support is the ticket
+        best.update({name: run.model.get_parameter(name).detach().clone() for name in run.masks.names})
+
+    with run.extend(loss=loss, after_step=project, on_best=snapshot):
+        result = train_with_values(run, edge_values)
+    support = {name: weight != 0 for name, weight in best.items()}
+    run.masks.set_hard(support if reference else _exact(support, best, count))
+    return result
+
+
+def _projected(run, reference: bool) -> list[Tensor]:
+    if reference:
+        return [p for p in run.model.parameters() if p.requires_grad]
+    return [run.model.get_parameter(name) for name in run.masks.names]
 
 
 def _exact(support: dict[str, Tensor], weights: dict[str, Tensor], count: int) -> dict[str, Tensor]:
