@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
-from graphlottery.lottery import UGS
+from graphlottery.lottery import UGS, pieces
 from graphlottery.masks import WeightMasks
 from graphlottery.nn import GCN, pyg_model
 from graphlottery.sparsifiers import level_targets, sparsify
@@ -77,7 +77,25 @@ def test_margins_agree_for_both_directions_of_an_edge(cora):
     values = state.edges(torch.ones(run.graph.edge_unit.numel()), run.graph.edge_unit)
     lowest, highest = (scatter(values, run.graph.edge_unit, reduce=r) for r in ("min", "max"))
     assert torch.equal(lowest, highest)  # both columns of a unit alike
-    assert bool((values[run.graph.edge_unit == run.graph.num_units] == 1).all())  # self-loops untouched
+
+
+def test_the_lowest_signed_margins_are_pruned(cora):
+    run = _run(cora)
+    state = AdaGLTState(run, AdaGLTSparsifier().options, 0.3, 0.3)
+    with torch.no_grad():
+        state.node_threshold.uniform_(0.1, 0.9, generator=torch.Generator().manual_seed(0))
+    margin = state.edge_margin()
+    weight_margins = [state.weight_margin(n, run.model.get_parameter(n).detach().float()) for n in state.names]
+    assert bool((margin < 0).any()) and bool((margin > 0).any())  # both sides of the threshold
+    edge_scores, weight_scores = state.scores()
+    pieces.prune_graph(run.graph, 0.3, edge_scores)
+    count = int((~run.graph.keep).sum())
+    assert torch.equal(torch.sort((~run.graph.keep).nonzero().view(-1)).values,
+                       torch.sort(margin.argsort()[:count]).values)
+    pieces.prune_weights(run.masks, 0.3, weight_scores)
+    flat = torch.cat([m.view(-1) for m in weight_margins])
+    kept = torch.cat([run.masks.hard(n).view(-1) for n in state.names])
+    assert float(flat[~kept].max()) <= float(flat[kept].min())  # every pruned weight below every kept one
 
 
 def test_weight_transform_hook():

@@ -171,11 +171,17 @@ class AdaGLTState:
     @torch.no_grad()
     def scores(self) -> tuple[Tensor | None, list[Tensor] | None]:
         """The margins now (the model's current weights), the lowest pruned first: per unit
-        (``None`` without an explainer) and per masked weight (``None`` without weight target)."""
+        (``None`` without an explainer) and per masked weight (``None`` without weight target),
+        shifted to be >= 0 (the library prunes the lowest ``|score|``; margins can be negative),
+        the weights by one global shift since they are ranked together."""
         edge = self.edge_margin() if self.explainer is not None else None
+        if edge is not None and edge.numel():
+            edge = edge - edge.min()
         if not self.names:
             return edge, None
-        return edge, [self.weight_margin(n, self.run.model.get_parameter(n).float()) for n in self.names]
+        weights = [self.weight_margin(n, self.run.model.get_parameter(n).float()) for n in self.names]
+        low = min(float(w.min()) for w in weights if w.numel())
+        return edge, [w - low for w in weights]
 
 
 class AdaGLTSparsifier(Sparsifier):

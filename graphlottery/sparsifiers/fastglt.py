@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from graphlottery.sparsifiers.base import TASKS, Options, Selection, Sparsifier
+from graphlottery.sparsifiers.base import Options, Selection, Sparsifier
 from graphlottery.sparsifiers.degree import node_degree, per_unit, unit_edges
 
 
@@ -87,6 +87,10 @@ class FastGLTOptions(Options):
             raise ValueError(f"option 'stop' of method 'fastglt' must be in (0, 1], got {self.stop}")
         if not self.l1 >= 0:
             raise ValueError(f"option 'l1' of method 'fastglt' must be >= 0, got {self.l1}")
+        if self.denoise_epochs > 0 and self.delta > math.floor(self.stop * self.denoise_epochs):
+            raise ValueError(f"option 'delta' of method 'fastglt' ({self.delta}) exceeds the steps that may update "
+                             f"the ticket (stop * denoise_epochs = {math.floor(self.stop * self.denoise_epochs)}): "
+                             "denoising would never drop or regrow anything")
 
 
 class _Denoiser:
@@ -101,12 +105,21 @@ class _Denoiser:
         self.weight_grad = torch.zeros(weights.shape, device=weights.device)
         self.edges = unit_edges(run)
         self.end = math.floor(options.stop * options.denoise_epochs)  # full batch: one step per epoch
+        sizes = [m.numel() for _, m in run.masks.items()]
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        self.offsets = dict(zip(run.masks.names, zip(starts, sizes)))
         self.step = 0
 
     def transform(self, values: Tensor, units: Tensor) -> Tensor:
         """The forward sees the ticket: pruned units carry 0, yet ``dL/dm`` reaches their score."""
         kept = torch.cat([self.graph, self.graph.new_ones(1)])[units]  # the last: self-loops
         return torch.where(kept, values, values - values.detach())
+
+    def weight_transform(self, name: str, weight: Tensor, mask: Tensor) -> Tensor:
+        """The same for a masked weight: pruned entries multiply by 0, ``dL/dm`` still reaches their score."""
+        start, size = self.offsets[name]
+        kept = self.weights[start:start + size].view_as(mask)
+        return torch.where(kept, mask, mask - mask.detach())
 
     @torch.no_grad()
     def __call__(self) -> None:
@@ -182,14 +195,16 @@ class FastGLTSparsifier(Sparsifier):
       score and regrown weights at 0; ``reference`` does both, by default the prior multiplies and
       both start at the mean kept ``|score|``;
     * L1 during denoising: the original's only on the edge mask; by default the trainer's ``s2``
-      stays on the weight masks, ``reference`` sets it to 0;
-    * the first step's forward sees the pruned weights at their initial score (no hook precedes it).
+      stays on the weight masks, ``reference`` sets it to 0.
+
+    Graph classification (per-graph pruning quotas) is not supported: a swap moves edges between
+    graphs.
     """
 
     name = "fastglt"
     schedules = ("one_shot",)
     searches_masks = True
-    tasks = TASKS
+    tasks = ("node", "link")
     Options = FastGLTOptions
 
     def select(self, run, graph_fraction: float, weight_fraction: float) -> Selection:
@@ -211,13 +226,14 @@ class FastGLTSparsifier(Sparsifier):
         state = _Denoiser(run, o, run.graph.keep.clone(), weight_keep(run))
         run.graph.set_keep(torch.ones_like(run.graph.keep))
         set_weight_keep(run, torch.ones_like(state.weights))
-        saved = run.mask_epochs, run.s1, run.s2
-        run.mask_epochs, run.s1 = o.denoise_epochs, o.l1
+        saved = run.mask_epochs, run.s1, run.s2, run.early_bird
+        run.mask_epochs, run.s1, run.early_bird = o.denoise_epochs, o.l1, None  # an early bird would cut the schedule
         if o.reference:
             run.s2 = 0.0
         try:
-            with run.extend(transform=state.transform if state.prune_graph else None, after_step=state):
+            with run.extend(transform=state.transform if state.prune_graph else None, after_step=state,
+                            weight_transform=state.weight_transform if state.prune_weights else None):
                 run.search_masks()
         finally:
-            run.mask_epochs, run.s1, run.s2 = saved
+            run.mask_epochs, run.s1, run.s2, run.early_bird = saved
         return state.graph, state.weights
