@@ -279,3 +279,14 @@ def test_reference_modes_follow_the_original_code(cora):
     next(sparsify(run, method, "one_shot", [(0.0, 0.5)]))
     biases = [p for name, p in run.model.named_parameters() if name.endswith("bias")]
     assert biases and any(bool((b == 0).any()) for b in biases)
+
+
+def test_published_verdicts_say_what_the_sweep_can_decide():
+    from graphlottery.bench import PUBLISHED, _verdict
+
+    assert PUBLISHED[("fastglt", "gcn", "citeseer")] == {"source": "FastGLT README", "weight": 95.0}  # no graph figure
+    assert PUBLISHED[("ugs", "gcn", "cora")]["graph"] is None  # published: no winning ticket
+    assert _verdict({"weight": 0.832}, 93.0, "weight", 83.2).startswith("undecided")  # the last level measured
+    assert _verdict({"weight": 0.672}, 93.0, "weight", 83.2).startswith("not reproduced")
+    assert _verdict({"weight": 0.9}, 93.0, "weight", 93.1).startswith("reproduced")
+    assert _verdict(None, None, "graph", 33.6) == "reproduced (no ticket in either)"
