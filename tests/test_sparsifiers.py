@@ -220,6 +220,10 @@ def test_tutorial_own_method_block_runs():
     ({"method": "teddy", "schedule": "one_shot", "batch_size": 64}, "runs full-batch"),
     ({"method": "dspar", "schedule": "one_shot", "prune_weight": 0, "graph_mask": "inductive"}, "UGS's"),
     ({"method": "agreement", "schedule": "one_shot", "prune_weight": 0, "task": "link"}, "not 'link'"),
+    ({"method": "fastglt", "schedule": "one_shot", "method_options": {"regrow": 1.0}}, "'regrow'"),
+    ({"method": "aceglt", "schedule": "imp", "method_options": {"recover": 0.0}}, "'recover'"),
+    ({"method": "adaglt", "schedule": "one_shot", "method_options": {"init_threshold": 1.0}}, "'init_threshold'"),
+    ({"method": "fastglt", "schedule": "one_shot", "dataset": "MUTAG", "task": "graph"}, "not 'graph'"),
 ])
 def test_configs_a_method_cannot_run_are_refused(keys, message):
     from graphlottery import ConfigError, GLTConfig

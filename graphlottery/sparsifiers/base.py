@@ -68,7 +68,7 @@ class Sparsifier:
     needs_dense: ClassVar[bool] = False  # reads the dense model's output (distillation, predictions)
     searches_masks: ClassVar[bool] = False  # trains soft masks (UGS's search and its keys s1, s2, mask_epochs, ...)
     full_batch_only: ClassVar[bool] = True  # needs the whole graph's output or one mask view per phase
-    tasks: ClassVar[tuple[str, ...]] = ("node",)  # what its criterion reads: class outputs per node
+    tasks: ClassVar[tuple[str, ...]] = ("node",)  # e.g. its criterion reads class outputs per node
     Options: ClassVar[type] = Options
 
     def __init__(self, **options: Any):
@@ -108,8 +108,8 @@ class Sparsifier:
                 raise ValueError(f"method {self.name!r} prunes only the {' and '.join(self.prunes)}; set its "
                                  f"{'prune_graph' if what == 'graph' else 'prune_weight'} to 0")
         if task not in self.tasks:
-            raise ValueError(f"method {self.name!r} reads per-node class outputs and runs on task(s) "
-                             f"{list(self.tasks)}, not {task!r}")
+            raise ValueError(f"method {self.name!r} runs on the task(s) {list(self.tasks)}, not {task!r} (see "
+                             "its class docstring for why)")
         if not full_batch and self.full_batch_only:
             raise ValueError(f"method {self.name!r} needs the whole graph's output at every step: it runs "
                              "full-batch (remove batch_size / num_parts)")
