@@ -170,6 +170,13 @@ def _scalar(text: str) -> Any:
     return text
 
 
+def resolved_options(spec: str) -> dict[str, Any]:
+    """Every option of the method ``spec`` names, defaults included: a job folder records them, so
+    a changed default refuses a resume instead of mixing two settings under one name."""
+    name, options = parse_method(spec)
+    return dataclasses.asdict(make_sparsifier(name, options).options)
+
+
 def _slug(spec: str) -> str:
     return spec.replace(":", "-").replace("=", "").replace(",", "-")
 
@@ -279,6 +286,9 @@ def _same_job(folder: Path, setting: dict[str, Any]) -> None:
         write_json(path, setting)
         return
     old = read_json(path, dict)
+    if "options" in setting and "options" not in old:  # written before options were recorded: record them now
+        old["options"] = setting["options"]
+        write_json(path, old)
     changed = sorted(k for k in {*old, *setting} if old.get(k) != setting.get(k))
     if changed:
         raise ConfigError(f"{str(folder)!r} holds results with different {changed}; use another --out or the same "
@@ -301,7 +311,7 @@ def _jobs(bench: BenchConfig, out: Path) -> tuple[list[tuple], list[tuple]]:
                 if not method_applies(spec, sweep):
                     continue
                 folder = cell / _slug(spec) / sweep
-                _same_job(folder, {"method": spec, "sweep": sweep})
+                _same_job(folder, {"method": spec, "sweep": sweep, "options": resolved_options(spec)})
                 for seed in bench.seeds:
                     done = folder / f"seed_{seed}.json"
                     records = read_json(done, list) if done.is_file() else []
@@ -404,11 +414,11 @@ def area(points: list[dict[str, Any]], sweep: str, dense: float) -> float:
 
 
 def _verdict(ours: dict[str, float] | None, published: float | None, key: str, last: float) -> str:
-    """Whether our extreme is within ``REPRODUCED_WITHIN`` points of the published one; ``last``:
-    the sweep's sparsest level (%), past which ours is unknown."""
+    """Whether our extreme is within ``REPRODUCED_WITHIN`` points of the published one, both read on
+    the level grid; ``last``: the sweep's sparsest level (%), past which ours is unknown, so a
+    published extreme beyond it is undecided."""
     mine = None if ours is None else 100 * ours[key]
-    if (mine is not None and published is not None and published - mine > REPRODUCED_WITHIN
-            and abs(mine - last) < 1e-6):
+    if mine is not None and published is not None and published > mine and abs(mine - last) < 1e-6:
         return f"undecided (ours >= {mine:.1f}, the sparsest level measured; published {published})"
     if published is None and mine is None:
         return "reproduced (no ticket in either)"

@@ -251,6 +251,13 @@ def test_bench_resumes_an_iterative_method_from_its_ticket_and_refuses_other_set
     assert sorted(p.name for p in (tmp_path / "a" / "gcn_cora" / "ugs" / "joint").glob("*.pt")) == ["seed_0_2.pt"]
     with pytest.raises(ConfigError, match="different"):
         run_bench(bench(2, "a", epochs=5), tmp_path / "a", progress=False)
+    job = tmp_path / "a" / "gcn_cora" / "ugs" / "joint" / "job.json"
+    recorded = json.loads(job.read_text())
+    assert recorded["options"] == {}  # UGS's keys are the trainer's
+    recorded["options"] = {"distill": 0.0}  # as if the method's defaults had changed since
+    job.write_text(json.dumps(recorded))
+    with pytest.raises(ConfigError, match=r"different \['options'\]"):
+        run_bench(bench(2, "a"), tmp_path / "a", progress=False)
 
 
 def test_agreement_prunes_confident_disagreement_first_and_agreement_last():
@@ -291,6 +298,7 @@ def test_published_verdicts_say_what_the_sweep_can_decide():
     assert PUBLISHED[("fastglt", "gcn", "citeseer")] == {"source": "FastGLT README", "weight": 95.0}  # no graph figure
     assert PUBLISHED[("ugs", "gcn", "cora")]["graph"] is None  # published: no winning ticket
     assert _verdict({"weight": 0.832}, 93.0, "weight", 83.2).startswith("undecided")  # the last level measured
+    assert _verdict({"weight": 0.832}, 86.0, "weight", 83.2).startswith("undecided")  # ours may lie far beyond
     assert _verdict({"weight": 0.672}, 93.0, "weight", 83.2).startswith("not reproduced")
     assert _verdict({"weight": 0.9}, 93.0, "weight", 93.1).startswith("reproduced")
     assert _verdict(None, None, "graph", 33.6) == "reproduced (no ticket in either)"

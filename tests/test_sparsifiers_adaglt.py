@@ -84,6 +84,7 @@ def test_the_lowest_signed_margins_are_pruned(cora):
     state = AdaGLTState(run, AdaGLTSparsifier().options, 0.3, 0.3)
     with torch.no_grad():
         state.node_threshold.uniform_(0.1, 0.9, generator=torch.Generator().manual_seed(0))
+        state.layer_threshold.uniform_(0.5, 1.5, generator=torch.Generator().manual_seed(1))
     margin = state.edge_margin()
     weight_margins = [state.weight_margin(n, run.model.get_parameter(n).detach().float()) for n in state.names]
     assert bool((margin < 0).any()) and bool((margin > 0).any())  # both sides of the threshold
@@ -94,6 +95,7 @@ def test_the_lowest_signed_margins_are_pruned(cora):
                        torch.sort(margin.argsort()[:count]).values)
     pieces.prune_weights(run.masks, 0.3, weight_scores)
     flat = torch.cat([m.view(-1) for m in weight_margins])
+    assert bool((flat < 0).any()) and bool((flat > 0).any())
     kept = torch.cat([run.masks.hard(n).view(-1) for n in state.names])
     assert float(flat[~kept].max()) <= float(flat[kept].min())  # every pruned weight below every kept one
 

@@ -119,6 +119,7 @@ def test_fastglt_runs_on_any_pyg_model(cora):
 @pytest.mark.parametrize("cls,options,key", [
     (FastGLTSparsifier, {"regrow": 1.0}, "regrow"),
     (FastGLTSparsifier, {"denoise_epochs": 5, "delta": 10}, "delta"),
+    (FastGLTSparsifier, {"denoise_epochs": 10, "stop": 1.0, "delta": 10}, "delta"),
     (FastGLTSparsifier, {"regrow": 0.0}, "regrow"),
     (FastGLTSparsifier, {"delta": 0}, "delta"),
     (FastGLTSparsifier, {"denoise_epochs": -1}, "denoise_epochs"),

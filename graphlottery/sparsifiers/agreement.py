@@ -64,8 +64,8 @@ class AgreementSparsifier(Sparsifier):
     Weights (joint sweep) are pruned while the ticket retrains, by projected gradient descent onto
     the l0 ball (:func:`~graphlottery.sparsifiers.teddy.train_projected`, TEDDY's weight rule),
     with ``distill`` times the KL divergence from the dense model's output added to the loss (the
-    output it reads anyway). On GCN Cora distillation alone lifts the dense model by 0.7 points:
-    ``benchmarks/RESULTS.md`` reports the ticket against that control too."""
+    output it reads anyway). ``benchmarks/distillation_control.py`` measures what distillation
+    alone gives the unpruned model; ``benchmarks/RESULTS.md`` reports the ticket against it."""
 
     name = "agreement"
     schedules = ("one_shot",)

@@ -87,10 +87,11 @@ class FastGLTOptions(Options):
             raise ValueError(f"option 'stop' of method 'fastglt' must be in (0, 1], got {self.stop}")
         if not self.l1 >= 0:
             raise ValueError(f"option 'l1' of method 'fastglt' must be >= 0, got {self.l1}")
-        if self.denoise_epochs > 0 and self.delta > math.floor(self.stop * self.denoise_epochs):
-            raise ValueError(f"option 'delta' of method 'fastglt' ({self.delta}) exceeds the steps that may update "
-                             f"the ticket (stop * denoise_epochs = {math.floor(self.stop * self.denoise_epochs)}): "
-                             "denoising would never drop or regrow anything")
+        end = math.floor(self.stop * self.denoise_epochs)  # the last step that may update; alpha is 0 there
+        if self.denoise_epochs > 0 and self.delta >= end:
+            raise ValueError(f"option 'delta' of method 'fastglt' ({self.delta}) is not below the last step that "
+                             f"may update the ticket (stop * denoise_epochs = {end}, where the swapped share has "
+                             "decayed to 0): denoising would never drop or regrow anything")
 
 
 class _Denoiser:

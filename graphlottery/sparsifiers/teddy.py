@@ -76,10 +76,12 @@ class TeddySparsifier(Sparsifier):
 def distillation(dense_output: Tensor, weight: float) -> Callable[[Tensor], Tensor]:
     """The loss term ``weight`` times the KL divergence of the output from the dense model's
     (softmax over classes, averaged over all nodes)."""
-    teacher = F.softmax(dense_output.float(), dim=-1)
+    teachers = {dense_output.device: F.softmax(dense_output.float(), dim=-1)}
 
     def loss(out: Tensor) -> Tensor:
-        kl = F.kl_div(F.log_softmax(out.float(), dim=-1), teacher.to(out.device), reduction="sum") / out.size(0)
+        if out.device not in teachers:
+            teachers[out.device] = next(iter(teachers.values())).to(out.device)
+        kl = F.kl_div(F.log_softmax(out.float(), dim=-1), teachers[out.device], reduction="sum") / out.size(0)
         return weight * kl
 
     return loss
@@ -95,6 +97,9 @@ def train_projected(run, edge_values: Tensor | None, weight_fraction: float,
     if weight_fraction <= 0:
         with run.extend(loss=loss):
             return train_with_values(run, edge_values)
+    if not all(bool(m.all()) for _, m in run.masks.items()):
+        raise ValueError("projected-gradient weight pruning starts from unpruned weights (a one-shot level); "
+                         "this ticket already has pruned weights")
     params = _projected(run, reference)
     total = sum(p.numel() for p in params)
     count = math.ceil(total * weight_fraction) if reference else round(total * weight_fraction)
