@@ -28,7 +28,10 @@ def main() -> None:
     ap.add_argument("--distill", type=float, default=1.0)
     ap.add_argument("--seeds", type=int, nargs="+", help="default: the bench's")
     args = ap.parse_args()
-    bench = BenchConfig(**read_json(Path(args.bench) / "bench_config.json", dict))
+    saved = Path(args.bench) / "bench_config.json"
+    if not saved.is_file():
+        ap.error(f"{args.bench!r} is not a graphlottery bench folder (it has no bench_config.json)")
+    bench = BenchConfig(**read_json(saved, dict))
     config = bench.cells()[args.cell]
     cell = Path(args.bench) / cell_name(config)
     rows = {}

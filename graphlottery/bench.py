@@ -286,9 +286,6 @@ def _same_job(folder: Path, setting: dict[str, Any]) -> None:
         write_json(path, setting)
         return
     old = read_json(path, dict)
-    if "options" in setting and "options" not in old:  # written before options were recorded: record them now
-        old["options"] = setting["options"]
-        write_json(path, old)
     changed = sorted(k for k in {*old, *setting} if old.get(k) != setting.get(k))
     if changed:
         raise ConfigError(f"{str(folder)!r} holds results with different {changed}; use another --out or the same "

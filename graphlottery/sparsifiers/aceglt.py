@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from graphlottery.sparsifiers.base import Options, Selection, Sparsifier
+from graphlottery.sparsifiers.base import Options, Selection, Sparsifier, require
 from graphlottery.sparsifiers.fastglt import flatten, set_weight_keep, swap, weight_keep
 
 
@@ -26,11 +26,9 @@ class ACEGLTOptions(Options):
     reference: bool = False
 
     def check(self) -> None:
-        if not 0.0 < self.recover < 1.0:
-            raise ValueError(f"option 'recover' of method 'aceglt' must be in (0, 1), got {self.recover}")
+        require(0.0 < self.recover < 1.0, "aceglt", "recover", "in (0, 1)", self.recover)
         for name in ("rounds", "erase_epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"option {name!r} of method 'aceglt' must be >= 1, got {getattr(self, name)}")
+            require(getattr(self, name) >= 1, "aceglt", name, ">= 1", getattr(self, name))
 
 
 def _count(keep: Tensor, recover: float) -> int:

@@ -13,7 +13,7 @@ from graphlottery.lottery import pieces
 from graphlottery.lottery.ugs import derived_seed
 from graphlottery.masks.scorer import unit_endpoints
 from graphlottery.sparse import csr_linear, mask_to_float
-from graphlottery.sparsifiers.base import Options, Selection, Sparsifier, train_with_values
+from graphlottery.sparsifiers.base import Options, Selection, Sparsifier, require, train_with_values
 
 
 def straight_through(margin: Tensor, tau: float) -> Tensor:
@@ -67,16 +67,12 @@ class AdaGLTOptions(Options):
     reference: bool = False
 
     def check(self) -> None:
-        if self.hidden < 1:
-            raise ValueError(f"option 'hidden' of method 'adaglt' must be >= 1, got {self.hidden}")
+        require(self.hidden >= 1, "adaglt", "hidden", ">= 1", self.hidden)
         for name in ("tau", "lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"option {name!r} of method 'adaglt' must be > 0, got {getattr(self, name)}")
-        if not 0 < self.init_threshold < 1:
-            raise ValueError(f"option 'init_threshold' of method 'adaglt' must be in (0, 1) (scores are in (0, 1): "
-                             f"at or above 1 every edge is pruned, at or below 0 none), got {self.init_threshold}")
-        if not self.sparsity_weight >= 0:
-            raise ValueError(f"option 'sparsity_weight' of method 'adaglt' must be >= 0, got {self.sparsity_weight}")
+            require(getattr(self, name) > 0, "adaglt", name, "> 0", getattr(self, name))
+        require(0 < self.init_threshold < 1, "adaglt", "init_threshold", "in (0, 1) (scores are in (0, 1): at or "
+                "above 1 every edge is pruned, at or below 0 none)", self.init_threshold)
+        require(self.sparsity_weight >= 0, "adaglt", "sparsity_weight", ">= 0", self.sparsity_weight)
 
 
 class AdaGLTState:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from graphlottery.lottery.ugs import derived_seed
-from graphlottery.sparsifiers.base import Options, Selection, Sparsifier
+from graphlottery.sparsifiers.base import Options, Selection, Sparsifier, require
 from graphlottery.sparsifiers.degree import per_unit, unit_edges
 from graphlottery.sparsifiers.teddy import distillation, teddy_scores, train_projected
 
@@ -27,10 +27,8 @@ class AgreementOptions(Options):
     distill: float = 1.0
 
     def check(self) -> None:
-        if self.within not in ("random", "degree"):
-            raise ValueError(f"option 'within' of method 'agreement' is 'random' or 'degree', got {self.within!r}")
-        if not self.distill >= 0:
-            raise ValueError(f"option 'distill' of method 'agreement' must be >= 0, got {self.distill}")
+        require(self.within in ("random", "degree"), "agreement", "within", "'random' or 'degree'", self.within)
+        require(self.distill >= 0, "agreement", "distill", ">= 0", self.distill)
 
 
 def agreement_scores(probs: Tensor, src: Tensor, dst: Tensor, generator: torch.Generator | None = None,
@@ -49,10 +47,13 @@ def agreement_scores(probs: Tensor, src: Tensor, dst: Tensor, generator: torch.G
     return torch.where(same, 1.0 + within, 1.0 - confidence[src] * confidence[dst])
 
 
-def rank_fraction(values: Tensor) -> Tensor:
-    """Each value's rank among ``values`` as a fraction in [0, 1) (ties by position), ``[E]``."""
-    ranks = torch.empty_like(values)
-    ranks[values.argsort(stable=True)] = torch.arange(values.numel(), device=values.device, dtype=values.dtype)
+def rank_fraction(values: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Each value's rank among ``values`` as a fraction in [0, 1), float64 (distinct for any E), ties
+    in random order (an order by position would strip whole neighbourhoods), ``[E]``."""
+    shuffle = torch.randperm(values.numel(), generator=generator).to(values.device)
+    order = shuffle[values[shuffle].argsort(stable=True)]
+    ranks = torch.empty(values.numel(), dtype=torch.float64, device=values.device)
+    ranks[order] = torch.arange(values.numel(), device=values.device, dtype=torch.float64)
     return ranks / max(values.numel(), 1)
 
 
@@ -85,7 +86,7 @@ class AgreementSparsifier(Sparsifier):
         generator = torch.Generator().manual_seed(derived_seed(run.seed, 0, 8))
         within = None
         if self.options.within == "degree":
-            within = rank_fraction(teddy_scores(src, dst, run.graph.num_nodes).to(probs.device))
+            within = rank_fraction(teddy_scores(src, dst, run.graph.num_nodes).to(probs.device), generator)
         scores = agreement_scores(probs, src, dst, generator, within)
         self._scores = per_unit(scores, unit, run.graph.num_units)
 

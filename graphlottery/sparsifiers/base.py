@@ -52,7 +52,14 @@ class Options:
     default differs from the original code, a ``reference`` field follows the original."""
 
     def check(self) -> None:
-        """Raise ``ValueError`` naming a key whose value cannot be used."""
+        """Raise ``ValueError`` naming a key whose value cannot be used (:func:`require`)."""
+
+
+def require(ok: bool, method: str, key: str, rule: str, value: Any) -> None:
+    """Unless ``ok``, raise the one error for an unusable option:
+    ``option 'key' of method 'method' must be <rule>, got <value>``."""
+    if not ok:
+        raise ValueError(f"option {key!r} of method {method!r} must be {rule}, got {value!r}")
 
 
 class Sparsifier:

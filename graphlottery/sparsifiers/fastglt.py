@@ -3,6 +3,7 @@ pruning to the level's target, then a denoising phase that drops and regrows ent
 ticket RigL-style, then rewind and retrain."""
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from graphlottery.sparsifiers.base import Options, Selection, Sparsifier
+from graphlottery.sparsifiers.base import Options, Selection, Sparsifier, require
 from graphlottery.sparsifiers.degree import node_degree, per_unit, unit_edges
 
 
@@ -76,22 +77,20 @@ class FastGLTOptions(Options):
     reference: bool = False
 
     def check(self) -> None:
-        if not 0.0 < self.regrow < 1.0:
-            raise ValueError(f"option 'regrow' of method 'fastglt' must be in (0, 1) (0 regrows nothing, 1 "
-                             f"everything), got {self.regrow}")
-        if self.delta < 1:
-            raise ValueError(f"option 'delta' of method 'fastglt' must be >= 1, got {self.delta}")
-        if self.denoise_epochs < 0:
-            raise ValueError(f"option 'denoise_epochs' of method 'fastglt' must be >= 0, got {self.denoise_epochs}")
-        if not 0.0 < self.stop <= 1.0:
-            raise ValueError(f"option 'stop' of method 'fastglt' must be in (0, 1], got {self.stop}")
-        if not self.l1 >= 0:
-            raise ValueError(f"option 'l1' of method 'fastglt' must be >= 0, got {self.l1}")
-        end = math.floor(self.stop * self.denoise_epochs)  # the last step that may update; alpha is 0 there
-        if self.denoise_epochs > 0 and self.delta >= end:
-            raise ValueError(f"option 'delta' of method 'fastglt' ({self.delta}) is not below the last step that "
-                             f"may update the ticket (stop * denoise_epochs = {end}, where the swapped share has "
-                             "decayed to 0): denoising would never drop or regrow anything")
+        require(0.0 < self.regrow < 1.0, "fastglt", "regrow", "in (0, 1) (0 regrows nothing, 1 everything)",
+                self.regrow)
+        require(self.delta >= 1, "fastglt", "delta", ">= 1", self.delta)
+        require(self.denoise_epochs >= 0, "fastglt", "denoise_epochs", ">= 0", self.denoise_epochs)
+        require(0.0 < self.stop <= 1.0, "fastglt", "stop", "in (0, 1]", self.stop)
+        require(self.l1 >= 0, "fastglt", "l1", ">= 0", self.l1)
+        require(self.denoise_epochs == 0 or self.delta < self.end, "fastglt", "delta",
+                f"below the last step that may update the ticket (stop * denoise_epochs = {self.end}, where the "
+                "swapped share has decayed to 0), or denoising never drops or regrows anything", self.delta)
+
+    @property
+    def end(self) -> int:
+        """The last denoising step that may update the ticket (full batch: one step per epoch)."""
+        return math.floor(self.stop * self.denoise_epochs)
 
 
 class _Denoiser:
@@ -105,10 +104,9 @@ class _Denoiser:
         self.graph_grad = torch.zeros(graph.shape, device=graph.device)
         self.weight_grad = torch.zeros(weights.shape, device=weights.device)
         self.edges = unit_edges(run)
-        self.end = math.floor(options.stop * options.denoise_epochs)  # full batch: one step per epoch
+        self.end = options.end
         sizes = [m.numel() for _, m in run.masks.items()]
-        starts = [sum(sizes[:i]) for i in range(len(sizes))]
-        self.offsets = dict(zip(run.masks.names, zip(starts, sizes)))
+        self.offsets = dict(zip(run.masks.names, zip(itertools.accumulate([0, *sizes[:-1]]), sizes)))
         self.step = 0
 
     def transform(self, values: Tensor, units: Tensor) -> Tensor:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from graphlottery.sparsifiers.base import Options, Selection, Sparsifier, train_with_values
+from graphlottery.sparsifiers.base import Options, Selection, Sparsifier, require, train_with_values
 from graphlottery.sparsifiers.degree import node_degree, per_unit, unit_edges
 
 
@@ -40,8 +40,7 @@ class TeddyOptions(Options):
     reference: bool = False
 
     def check(self) -> None:
-        if not self.distill >= 0:
-            raise ValueError(f"option 'distill' of method 'teddy' must be >= 0, got {self.distill}")
+        require(self.distill >= 0, "teddy", "distill", ">= 0", self.distill)
 
 
 class TeddySparsifier(Sparsifier):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from graphlottery.sparsifiers.base import Options, Selection, Sparsifier
+from graphlottery.sparsifiers.base import Options, Selection, Sparsifier, require
 from graphlottery.sparsifiers.sinkhorn import sinkhorn_distance
 
 
@@ -29,11 +29,9 @@ class WDGLTOptions(Options):
 
     def check(self) -> None:
         for name in ("wd_weight", "adversarial", "points"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"option {name!r} of method 'wdglt' must be >= 0, got {getattr(self, name)}")
-        if not self.sinkhorn_eps > 0 or self.sinkhorn_iters < 1:
-            raise ValueError(f"options 'sinkhorn_eps' (> 0) and 'sinkhorn_iters' (>= 1) of method 'wdglt' got "
-                             f"{self.sinkhorn_eps}, {self.sinkhorn_iters}")
+            require(getattr(self, name) >= 0, "wdglt", name, ">= 0", getattr(self, name))
+        require(self.sinkhorn_eps > 0, "wdglt", "sinkhorn_eps", "> 0", self.sinkhorn_eps)
+        require(self.sinkhorn_iters >= 1, "wdglt", "sinkhorn_iters", ">= 1", self.sinkhorn_iters)
 
 
 def class_separation(out: Tensor, points: int = 256, eps: float = 0.05, iters: int = 10) -> Tensor:
